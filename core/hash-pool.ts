@@ -1,0 +1,140 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { HashReply, HashRequest } from './hash-worker.ts';
+
+/**
+ * A pool of worker threads that BLAKE3-hash ranges of shared memories, so that
+ * chunk hashing (the most expensive step of ingest, ~600 MB/s per core with
+ * hash-wasm) runs beside reading, SHA-256 and chunking on the main thread.
+ *
+ * Workers are unref'd while idle so an idle pool never holds a process open.
+ */
+const fromSource = import.meta.url.endsWith('.ts');
+const workerFile = new URL(`./hash-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerFile);
+  // Running from TypeScript sources (tests, benchmarks): Node 20 does not apply
+  // the parent's --import loader to a worker's entry file, so register tsx first.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); })`, { eval: true });
+}
+
+interface PoolWorker {
+  worker: Worker;
+  inFlight: number;
+  attached: Set<number>;
+}
+
+export class HashPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly waiting = new Map<number, { resolve: (ids: Uint8Array) => void; reject: (err: Error) => void }>();
+  private seq = 0;
+  private nextMem = 1;
+  private readonly memIds = new WeakMap<SharedArrayBuffer, number>();
+  private closed = false;
+
+  constructor(readonly size: number = Math.max(1, Math.min(4, availableParallelism()))) {}
+
+  private spawn(): PoolWorker {
+    const worker = startWorker();
+    const pw: PoolWorker = { worker, inFlight: 0, attached: new Set() };
+    worker.on('message', (reply: HashReply) => {
+      pw.inFlight--;
+      if (pw.inFlight === 0) worker.unref();
+      const w = this.waiting.get(reply.seq);
+      this.waiting.delete(reply.seq);
+      if (!w) return;
+      if ('error' in reply) w.reject(new Error(`hash worker: ${reply.error}`));
+      else w.resolve(reply.ids);
+    });
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(new Error(`hash worker exited with code ${code}`));
+    });
+    worker.unref();
+    return pw;
+  }
+
+  private failAll(err: Error): void {
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  private memId(buffer: SharedArrayBuffer): number {
+    let id = this.memIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextMem++;
+      this.memIds.set(buffer, id);
+    }
+    return id;
+  }
+
+  private send(pw: PoolWorker, msg: HashRequest): void {
+    pw.worker.postMessage(msg);
+  }
+
+  /**
+   * BLAKE3-256 of each range [offsets[i], offsets[i]+lengths[i]) of `buffer`,
+   * concatenated (32 bytes per range), split across the workers by bytes.
+   */
+  async hash(buffer: SharedArrayBuffer, offsets: Uint32Array, lengths: Uint32Array): Promise<Uint8Array> {
+    if (this.closed) throw new Error('hash pool is closed');
+    while (this.workers.length < this.size) this.workers.push(this.spawn());
+    const mem = this.memId(buffer);
+    const n = offsets.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += lengths[i]!;
+    const parts: Promise<Uint8Array>[] = [];
+    const share = total / this.workers.length;
+    let from = 0;
+    for (let w = 0; w < this.workers.length && from < n; w++) {
+      let to = from;
+      let bytes = 0;
+      const last = w === this.workers.length - 1;
+      while (to < n && (last || bytes < share)) bytes += lengths[to++]!;
+      const pw = this.workers[w]!;
+      if (!pw.attached.has(mem)) {
+        this.send(pw, { type: 'attach', mem, buffer });
+        pw.attached.add(mem);
+      }
+      const seq = this.seq++;
+      parts.push(new Promise<Uint8Array>((resolve, reject) => this.waiting.set(seq, { resolve, reject })));
+      if (pw.inFlight++ === 0) pw.worker.ref();
+      this.send(pw, { type: 'hash', seq, mem, offsets: offsets.slice(from, to), lengths: lengths.slice(from, to) });
+      from = to;
+    }
+    const results = await Promise.all(parts);
+    if (results.length === 1) return results[0]!;
+    const out = new Uint8Array(32 * n);
+    let at = 0;
+    for (const r of results) {
+      out.set(r, at);
+      at += r.length;
+    }
+    return out;
+  }
+
+  /** Lets workers drop a memory that will not be hashed again. */
+  release(buffer: SharedArrayBuffer): void {
+    const mem = this.memIds.get(buffer);
+    if (mem === undefined) return;
+    for (const pw of this.workers) {
+      if (pw.attached.delete(mem)) this.send(pw, { type: 'detach', mem });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('hash pool closed'));
+    await Promise.all(this.workers.map((pw) => pw.worker.terminate()));
+    this.workers.length = 0;
+  }
+}
+
+let sharedPool: HashPool | undefined;
+/** One pool per process, for callers that do not manage their own. */
+export function defaultHashPool(): HashPool {
+  sharedPool ??= new HashPool();
+  return sharedPool;
+}
