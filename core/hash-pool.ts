@@ -13,11 +13,14 @@ const fromSource = import.meta.url.endsWith('.ts');
 const workerFile = new URL(`./hash-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
 
 function startWorker(): Worker {
-  if (!fromSource) return new Worker(workerFile);
+  // Small heaps: a worker holds hash state and a few id arrays, and every MiB
+  // of young generation per thread shows up in the RSS budget of `dvx add`.
+  const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+  if (!fromSource) return new Worker(workerFile, { resourceLimits });
   // Running from TypeScript sources (tests, benchmarks): Node 20 does not apply
   // the parent's --import loader to a worker's entry file, so register tsx first.
   const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); })`, { eval: true, resourceLimits });
 }
 
 interface PoolWorker {

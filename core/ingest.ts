@@ -37,7 +37,7 @@ export interface IngestResult {
 
 export interface IngestOptions {
   params: ChunkerParams;
-  /** Bytes read per block (default 8 MiB). */
+  /** Bytes read per block (default 4 MiB). */
   blockBytes?: number;
   /** null: hash on the calling thread only. Default: the process-wide pool. */
   pool?: HashPool | null;
@@ -45,7 +45,8 @@ export interface IngestOptions {
 
 export type ChunkSink = (chunks: Chunk[]) => void | Promise<void>;
 
-const SLOTS = 4;
+/** Slots of the ring: one being filled, the others waiting on hash workers or the sink. */
+const SLOTS = 3;
 /** Blocks with less chunk data than this are hashed inline: a worker round trip costs more. */
 const INLINE_BYTES = 1 << 20;
 
@@ -64,7 +65,7 @@ export class Ingestor {
 
   private constructor(opts: IngestOptions) {
     const params = checkChunkerParams(opts.params);
-    this.blockBytes = opts.blockBytes ?? 8 << 20;
+    this.blockBytes = opts.blockBytes ?? 4 << 20;
     this.slotBytes = this.blockBytes + params.max;
     this.chunker = new WasmChunker(params, SLOTS * this.slotBytes);
     this.pool = opts.pool === undefined ? defaultHashPool() : opts.pool;
@@ -151,8 +152,8 @@ export class Ingestor {
         const s = Uint32Array.from(starts);
         const l = Uint32Array.from(lengths);
         pending.push({ starts: s, lengths: l, ids: this.hash(s, l, bytes) });
-        // Keep one slot free to fill next, and the carried bytes' slot alive until copied.
-        while (pending.length >= SLOTS - 1 || (eof && pending.length > 0)) await drain();
+        // The next slot to fill must be drained; the carried bytes' slot stays pending until copied.
+        while (pending.length >= SLOTS || (eof && pending.length > 0)) await drain();
         slot = (slot + 1) % SLOTS;
       }
     } catch (err) {

@@ -19,7 +19,7 @@ export function fuzzDecoder<T>(opts: {
   const { decode, encode, samples } = opts;
   const mutated = fc
     .tuple(fc.integer({ min: 0, max: samples.length - 1 }), fc.array(mutation(), { minLength: 1, maxLength: 4 }))
-    .map(([i, ms]) => ms.reduce((b, m) => m(b), Uint8Array.from(samples[i]!)));
+    .map(([i, ms]) => ms.reduce<Uint8Array>((b, m) => m(b), Uint8Array.from(samples[i]!)));
   const input = fc.oneof({ weight: 4, arbitrary: mutated }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }) });
   fc.assert(
     fc.property(input, (bytes) => {

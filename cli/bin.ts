@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { reportError } from './ui.ts';
+
+/**
+ * The `dvx` command. Each verb lives in ./commands/<verb>.ts and is loaded only
+ * when used, so that git hooks, which run dvx on every commit, start fast.
+ */
+const program = new Command('dvx')
+  .description('Version large data beside your code: git holds small pointer files, dvx holds the bytes, deduplicated in chunks.')
+  .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+  .option('-C <path>', 'run as if dvx was started in <path>')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureHelp({ sortSubcommands: false });
+
+program.hook('preAction', (cmd) => {
+  const dir = cmd.opts().C as string | undefined;
+  if (dir) process.chdir(dir);
+});
+
+const json = () => new Option('--json', 'print a machine-readable JSON result on stdout');
+const quiet = () => new Option('-q, --quiet', 'print nothing but errors');
+
+/** Runs a command module's run(), turning errors into messages and exit codes. */
+function action<A extends unknown[]>(load: () => Promise<{ run: (...args: A) => Promise<void> }>) {
+  return async (...args: unknown[]) => {
+    // commander passes (...positionals, options, command)
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.opts();
+    try {
+      const mod = await load();
+      await mod.run(...(args.slice(0, -1) as A));
+    } catch (err) {
+      process.exitCode = reportError(err, opts);
+    }
+  };
+}
+
+program
+  .command('init')
+  .description('set up dvx in this git repository (.dvx/ with its config and cache)')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/init.ts')));
+
+program
+  .command('add')
+  .description('track files or directories: chunk them into the cache, write <path>.dvx pointers, git-ignore the data')
+  .argument('<paths...>', 'files or directories inside the working tree')
+  .option('--no-git-add', 'do not stage the pointer and .gitignore files')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/add.ts')));
+
+program
+  .command('status')
+  .description('list tracked paths whose data differs from their pointer')
+  .argument('[paths...]', 'limit to these tracked paths')
+  .addOption(json())
+  .action(action(() => import('./commands/status.ts')));
+
+program
+  .command('checkout')
+  .description('make the data in the working tree match the pointers, from the cache (verified by sha256)')
+  .argument('[paths...]', 'limit to these tracked paths')
+  .option('-f, --force', 'overwrite local changes that are not stored anywhere')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/checkout.ts')));
+
+program
+  .command('fsck')
+  .description('verify the local cache: every pack re-hashed, every manifest decoded, every reference resolved')
+  .option('--repair', 'index complete packs left by a crash, salvage intact blobs of damaged packs, drop the rest')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/fsck.ts')));
+
+await program.parseAsync(process.argv);

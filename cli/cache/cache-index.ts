@@ -1,0 +1,182 @@
+import Database from 'better-sqlite3';
+import type { BlobType, PackIndex } from '../../core/pack.ts';
+
+/**
+ * The local cache's index (SQLite): which pack holds each blob, and which file
+ * manifest describes each file content (by sha256). It is derived data: the
+ * packs alone can rebuild it (`dvx fsck --repair`).
+ */
+export interface BlobLocation {
+  readonly pack: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly type: BlobType;
+}
+
+export interface PackRow {
+  readonly id: string;
+  readonly bytes: number;
+  readonly blobs: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS packs (pid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, bytes INTEGER NOT NULL, blobs INTEGER NOT NULL, added INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (id BLOB PRIMARY KEY, pid INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, type INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blobs_pack_order ON blobs(pid, offset);
+CREATE TABLE IF NOT EXISTS files (sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL) WITHOUT ROWID;
+`;
+
+const hex = (b: Buffer) => b.toString('hex');
+const bin = (h: string) => Buffer.from(h, 'hex');
+
+export class CacheIndex {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    // Lookups hit random keys: a roomy page cache matters more than anything else.
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('mmap_size = 268435456');
+    this.db.exec(SCHEMA);
+    this.stmt = {
+      has: this.db.prepare('SELECT 1 FROM blobs WHERE id = ?').pluck(),
+      locate: this.db.prepare('SELECT p.id AS pack, b.offset, b.length, b.type FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id = ?'),
+      locateRaw: this.db.prepare('SELECT pid, offset, length, type FROM blobs WHERE id = ?').raw(),
+      following: this.db.prepare('SELECT id, offset, length, type FROM blobs WHERE pid = ? AND offset > ? ORDER BY offset LIMIT ?').raw(),
+      packIdOf: this.db.prepare('SELECT id FROM packs WHERE pid = ?').pluck(),
+      insertPack: this.db.prepare('INSERT INTO packs (id, bytes, blobs, added) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING pid').pluck(),
+      insertBlob: this.db.prepare('INSERT OR IGNORE INTO blobs (id, pid, offset, length, type) VALUES (?, ?, ?, ?, ?)'),
+      insertFile: this.db.prepare('INSERT OR IGNORE INTO files (sha256, manifest) VALUES (?, ?)'),
+      fileManifest: this.db.prepare('SELECT manifest FROM files WHERE sha256 = ?').pluck(),
+      packs: this.db.prepare('SELECT id, bytes, blobs FROM packs'),
+      packPid: this.db.prepare('SELECT pid FROM packs WHERE id = ?').pluck(),
+      deleteBlobs: this.db.prepare('DELETE FROM blobs WHERE pid = ?'),
+      deletePack: this.db.prepare('DELETE FROM packs WHERE pid = ?'),
+      blobsOfPack: this.db.prepare('SELECT id, offset, length, type FROM blobs WHERE pid = ? ORDER BY offset'),
+      allBlobs: this.db.prepare('SELECT b.id, p.id AS pack, b.type FROM blobs b JOIN packs p ON p.pid = b.pid'),
+      blobCount: this.db.prepare('SELECT count(*) FROM blobs').pluck(),
+      files: this.db.prepare('SELECT sha256, manifest FROM files'),
+      deleteFile: this.db.prepare('DELETE FROM files WHERE sha256 = ?'),
+    };
+  }
+
+  has(id: string): boolean {
+    return this.stmt.has.get(bin(id)) !== undefined;
+  }
+
+  locate(id: string): BlobLocation | undefined {
+    const row = this.stmt.locate.get(bin(id)) as { pack: Buffer; offset: number; length: number; type: BlobType } | undefined;
+    return row && { pack: hex(row.pack), offset: row.offset, length: row.length, type: row.type };
+  }
+
+  /**
+   * Locations of many blobs, in order. The blobs of one file usually sit one
+   * after another in a pack, so after each point lookup the blobs that follow
+   * it in its pack are read in one range scan and matched against the next
+   * wanted ids: about one query per run instead of one per blob.
+   */
+  locateMany(ids: readonly string[]): (BlobLocation | undefined)[] {
+    const out: (BlobLocation | undefined)[] = new Array(ids.length);
+    const packIds = new Map<number, string>();
+    const packOf = (pid: number) => {
+      let id = packIds.get(pid);
+      if (id === undefined) packIds.set(pid, (id = hex(this.stmt.packIdOf.get(pid) as Buffer)));
+      return id;
+    };
+    let run: unknown[][] = [];
+    let runAt = 0;
+    let runPid = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const want = ids[i]!;
+      const next = run[runAt];
+      if (next && hex(next[0] as Buffer) === want) {
+        out[i] = { pack: packOf(runPid), offset: next[1] as number, length: next[2] as number, type: next[3] as BlobType };
+        runAt++;
+        continue;
+      }
+      const row = this.stmt.locateRaw.get(bin(want)) as [number, number, number, BlobType] | undefined;
+      if (!row) {
+        out[i] = undefined;
+        continue;
+      }
+      out[i] = { pack: packOf(row[0]), offset: row[1], length: row[2], type: row[3] };
+      runPid = row[0];
+      run = this.stmt.following.all(row[0], row[1], 1024) as unknown[][];
+      runAt = 0;
+    }
+    return out;
+  }
+
+  /**
+   * Records a published pack and its blobs, and file contents whose manifests
+   * it holds, in one transaction. Blobs already indexed elsewhere keep their
+   * first location.
+   */
+  addPack(index: PackIndex, files: ReadonlyArray<{ sha256: string; manifest: string }> = []): void {
+    this.db.transaction(() => {
+      let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
+      pid ??= this.stmt.packPid.get(bin(index.packId)) as number;
+      for (const e of index.entries) this.stmt.insertBlob.run(bin(e.id), pid, e.offset, e.length, e.type);
+      for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
+    })();
+  }
+
+  addFiles(files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
+    this.db.transaction(() => {
+      for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
+    })();
+  }
+
+  removePack(packId: string): void {
+    this.db.transaction(() => {
+      const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
+      if (pid === undefined) return;
+      this.stmt.deleteBlobs.run(pid);
+      this.stmt.deletePack.run(pid);
+    })();
+  }
+
+  removeFile(sha256: string): void {
+    this.stmt.deleteFile.run(bin(sha256));
+  }
+
+  /** The file manifest id of a content this cache can reproduce, if any. */
+  fileManifest(sha256: string): string | undefined {
+    const m = this.stmt.fileManifest.get(bin(sha256)) as Buffer | undefined;
+    return m && hex(m);
+  }
+
+  packs(): PackRow[] {
+    return (this.stmt.packs.all() as { id: Buffer; bytes: number; blobs: number }[]).map((r) => ({ id: hex(r.id), bytes: r.bytes, blobs: r.blobs }));
+  }
+
+  blobsOfPack(packId: string): { id: string; offset: number; length: number; type: BlobType }[] {
+    const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
+    if (pid === undefined) return [];
+    return (this.stmt.blobsOfPack.all(pid) as { id: Buffer; offset: number; length: number; type: BlobType }[]).map((r) => ({ ...r, id: hex(r.id) }));
+  }
+
+  *allBlobs(): Generator<{ id: string; pack: string; type: BlobType }> {
+    for (const r of this.stmt.allBlobs.iterate() as Iterable<{ id: Buffer; pack: Buffer; type: BlobType }>) yield { id: hex(r.id), pack: hex(r.pack), type: r.type };
+  }
+
+  *files(): Generator<{ sha256: string; manifest: string }> {
+    for (const r of this.stmt.files.iterate() as Iterable<{ sha256: Buffer; manifest: Buffer }>) yield { sha256: hex(r.sha256), manifest: hex(r.manifest) };
+  }
+
+  blobCount(): number {
+    return this.stmt.blobCount.get() as number;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+import { DvxError } from '../../core/errors.ts';
+import { Ingestor } from '../../core/ingest.ts';
+import { dataPathOf } from '../../core/pointer.ts';
+import { gitAdd, gitSync } from '../git.ts';
+import { formatBytes, info, plural, printJson, Progress, warn, type OutputOptions } from '../ui.ts';
+import { Snapshotter, type SnapshotOutcome } from '../workspace/snapshot.ts';
+import { Workspace } from '../workspace/workspace.ts';
+
+export interface AddOptions extends OutputOptions {
+  gitAdd?: boolean;
+}
+
+export async function run(paths: string[], opts: AddOptions): Promise<void> {
+  const ws = Workspace.find();
+  try {
+    const targets = validateTargets(ws, paths);
+    const scans = targets.map((t) => ({ path: t, scan: Snapshotter.scan(ws, t) }));
+    const totalBytes = scans.reduce((n, s) => n + s.scan.files.reduce((m, f) => m + f.stat.size, 0), 0);
+    const cache = await ws.cache();
+    const ingestor = await Ingestor.create({ params: ws.chunker });
+    const writer = cache.writer();
+    const progress = new Progress('adding', totalBytes, opts);
+    const outcomes: SnapshotOutcome[] = [];
+    try {
+      const snap = new Snapshotter(ws, cache, writer, ingestor, ws.statCache(), (n) => progress.update(n));
+      for (const { path, scan } of scans) outcomes.push(await snap.snapshot(path, scan));
+      writer.flush();
+    } catch (err) {
+      writer.discard();
+      throw err;
+    } finally {
+      progress.stop();
+      ingestor.close();
+      ws.statCache().flush();
+    }
+    // Data is safely indexed: only now do pointers name it.
+    const toStage: string[] = [];
+    for (const o of outcomes) {
+      toStage.push(ws.writePointer(o.dataPath, o.pointer), ws.ignoreDataPath(o.dataPath));
+    }
+    if (opts.gitAdd !== false) gitAdd(ws.root, [...new Set(toStage)]);
+    report(outcomes, writer.stats.newChunkBytes, opts);
+  } finally {
+    await ws.close();
+  }
+}
+
+function validateTargets(ws: Workspace, paths: string[]): string[] {
+  if (paths.length === 0) throw new DvxError('usage', 'name at least one file or directory to add');
+  const targets = [...new Set(paths.map((p) => ws.rel(p)))];
+  const tracked = ws.tracked();
+  for (const t of targets) {
+    const data = dataPathOf(t);
+    if (data !== undefined) throw new DvxError('bad_path', `${t} is a pointer file`, `add the data itself: \`dvx add ${data}\``);
+    const inside = tracked.find((x) => t.startsWith(x.dataPath + '/'));
+    if (inside) throw new DvxError('overlap', `${t} is inside the tracked directory ${inside.dataPath}`, `add the directory instead: \`dvx add ${inside.dataPath}\``);
+    const contains = tracked.find((x) => x.dataPath.startsWith(t + '/'));
+    if (contains) throw new DvxError('overlap', `${t} contains the tracked path ${contains.dataPath}`, `remove ${contains.pointerPath} first, or add paths inside ${t} one by one`);
+    const other = targets.find((o) => o !== t && t.startsWith(o + '/'));
+    if (other) throw new DvxError('overlap', `${t} is inside ${other}, also being added`, `add only ${other}`);
+  }
+  const inGit = gitSync(ws.root, ['ls-files', '-z', '--cached', '--', ...targets]).split('\0').filter(Boolean);
+  if (inGit.length > 0) {
+    throw new DvxError('tracked_by_git', `${inGit[0]}${inGit.length > 1 ? ` (and ${inGit.length - 1} more)` : ''} is committed to git itself`, `stop tracking it in git first: \`git rm -r --cached ${targets.join(' ')}\``);
+  }
+  return targets;
+}
+
+function report(outcomes: SnapshotOutcome[], newBytes: number, opts: OutputOptions): void {
+  for (const o of outcomes) for (const s of o.skipped) warn(`skipped ${s}: not a regular file (dvx never follows symlinks)`);
+  if (opts.json) {
+    printJson({
+      added: outcomes.map((o) => ({ path: o.dataPath, type: o.pointer.type, size: o.pointer.size, files: o.pointer.files ?? 1, sha256: o.pointer.sha256, manifest: o.pointer.manifest, newBytes: o.newBytes, skipped: o.skipped })),
+      newBytes,
+    });
+    return;
+  }
+  for (const o of outcomes) {
+    const what = o.pointer.type === 'dir' ? `, ${plural(o.pointer.files!, 'file')}` : '';
+    info(opts, `added ${o.dataPath} (${formatBytes(o.pointer.size)}${what}): ${formatBytes(o.newBytes)} new, ${formatBytes(Math.max(0, o.pointer.size - o.newBytes))} already stored`);
+  }
+  if (outcomes.length > 1) info(opts, `${formatBytes(newBytes)} new in all`);
+}

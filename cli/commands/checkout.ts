@@ -1,0 +1,47 @@
+import { DvxError } from '../../core/errors.ts';
+import { info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
+import { Materializer } from '../workspace/materialize.ts';
+import { Workspace } from '../workspace/workspace.ts';
+
+export interface CheckoutOptions extends OutputOptions {
+  force?: boolean;
+}
+
+export async function run(paths: string[], opts: CheckoutOptions): Promise<void> {
+  const ws = Workspace.find();
+  try {
+    const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+    if (unmatched.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
+    const cache = await ws.cache();
+    const stats = ws.statCache();
+    const progress = new Progress('checking out', Materializer.plannedBytes(tracked), opts);
+    const m = new Materializer(ws, cache, stats, { force: opts.force, onBytes: (n) => progress.update(n) });
+    try {
+      for (const t of tracked) await m.materialize(t);
+    } finally {
+      progress.stop();
+      stats.flush();
+    }
+    const r = m.result;
+    if (opts.json) {
+      printJson({ ...r, failed: r.failed.map((f) => ({ path: f.path, code: f.error.code, message: f.error.message })) });
+    } else {
+      for (const p of r.restored) info(opts, `restored ${p}`);
+      for (const p of r.removed) info(opts, `removed  ${p}`);
+      if (r.restored.length + r.removed.length === 0 && r.conflicts.length + r.failed.length === 0) info(opts, `${plural(r.unchanged, 'file')} already up to date`);
+    }
+    if (r.conflicts.length > 0 || r.failed.length > 0) {
+      const lines = [
+        ...r.conflicts.map((c) => `  ${c.path}: not overwritten, ${c.reason}`),
+        ...r.failed.map((f) => `  ${f.path}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`),
+      ];
+      throw new DvxError(
+        r.failed.length > 0 ? r.failed[0]!.error.code : 'local_changes',
+        `${plural(r.conflicts.length + r.failed.length, 'path')} could not be checked out:\n${lines.join('\n')}`,
+        r.conflicts.length > 0 ? 'record local changes with `dvx add`, or discard them with `dvx checkout --force`' : r.failed[0]!.error.hint,
+      );
+    }
+  } finally {
+    await ws.close();
+  }
+}

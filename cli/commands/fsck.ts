@@ -1,0 +1,83 @@
+import { DvxError } from '../../core/errors.ts';
+import type { LocalCache } from '../cache/local-cache.ts';
+import { repairCache, verifyCache, type Problem } from '../cache/verify.ts';
+import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
+import type { Tracked } from '../workspace/workspace.ts';
+import { Workspace } from '../workspace/workspace.ts';
+
+export interface FsckOptions extends OutputOptions {
+  repair?: boolean;
+}
+
+export async function run(opts: FsckOptions): Promise<void> {
+  const ws = Workspace.find();
+  try {
+    const cache = await ws.cache();
+    const report = verifyCache(cache, (done, total) => {
+      if (process.stderr.isTTY && !opts.json && !opts.quiet) process.stderr.write(`\rchecking packs ${done}/${total}`);
+    });
+    if (process.stderr.isTTY && !opts.json && !opts.quiet) process.stderr.write('\r\x1b[K');
+    const tracked = ws.tracked();
+    const affected = affectedPaths(cache, tracked, report.bad);
+    const notInCache = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest)).map((t) => t.dataPath);
+    const damage = report.problems.filter((p) => p.severity === 'damage');
+    const repair = opts.repair ? repairCache(cache, report) : undefined;
+
+    if (opts.json) {
+      printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, repair });
+    } else {
+      info(opts, `checked ${plural(report.packs, 'pack')} (${formatBytes(report.packBytes)}), ${plural(report.blobs, 'blob')}, ${plural(report.manifests, 'manifest')}`);
+      for (const p of report.problems) info(opts, describe(p));
+      if (affected.length) info(opts, `affected tracked paths:\n${affected.map((a) => `  ${a}`).join('\n')}`);
+      if (notInCache.length) info(opts, `not in the cache (fetch with \`dvx pull\`): ${notInCache.join(', ')}`);
+      if (repair) {
+        for (const p of repair.indexed) info(opts, `repaired: indexed pack ${p}`);
+        for (const s of repair.salvaged) info(opts, `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}`);
+        for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d}`);
+        if (repair.removedTemp) info(opts, `repaired: removed ${plural(repair.removedTemp, 'leftover temp file')}`);
+      }
+      if (report.problems.length === 0) info(opts, 'no problems found');
+    }
+    if (damage.length > 0) {
+      throw new DvxError(
+        'cache_damaged',
+        `${plural(damage.length, 'problem')} found in the cache${opts.repair ? ' (intact data salvaged; damaged data dropped)' : ''}`,
+        opts.repair ? 'restore what was lost with `dvx pull`, or `dvx add` it again from the original data' : 'run `dvx fsck --repair` to salvage what is intact, then `dvx pull`',
+      );
+    }
+  } finally {
+    await ws.close();
+  }
+}
+
+function describe(p: Problem): string {
+  const label = p.kind.replace(/_/g, ' ');
+  return `${p.severity === 'damage' ? 'DAMAGE' : 'note'}: ${label} ${p.object}: ${p.detail}`;
+}
+
+/** Tracked paths whose data needs a blob that is damaged or missing. */
+function affectedPaths(cache: LocalCache, tracked: Tracked[], bad: Set<string>): string[] {
+  if (bad.size === 0) return [];
+  const out: string[] = [];
+  const fileBad = (manifest: string): boolean => {
+    if (bad.has(manifest)) return true;
+    try {
+      return cache.fileManifest(manifest).chunks.some((c) => bad.has(c.id));
+    } catch {
+      return false;
+    }
+  };
+  for (const t of tracked) {
+    if (!t.pointer) continue;
+    try {
+      if (t.pointer.type === 'file') {
+        if (fileBad(t.pointer.manifest)) out.push(t.dataPath);
+      } else if (bad.has(t.pointer.manifest) || cache.treeManifest(t.pointer.manifest).entries.some((e) => fileBad(e.manifest))) {
+        out.push(t.dataPath);
+      }
+    } catch {
+      // manifest not in cache: listed as not in cache
+    }
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+import { execFile as execFileCb, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DvxError } from '../core/errors.ts';
+
+/**
+ * The git CLI, for what must go through it: anything that writes the repository
+ * (staging pointers) and asking git where things are. Reading history is done
+ * with isomorphic-git elsewhere; the two never write the repository at once.
+ */
+const execFile = promisify(execFileCb);
+
+export function gitSync(cwd: string, args: string[], opts: { input?: string | Buffer; allowFail?: boolean } = {}): string {
+  try {
+    return execFileSync('git', args, { cwd, encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  } catch (err) {
+    if (opts.allowFail) return '';
+    const e = err as { stderr?: string; code?: string };
+    if (e.code === 'ENOENT') throw new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
+    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}`);
+  }
+}
+
+export async function git(cwd: string, args: string[]): Promise<string> {
+  try {
+    return (await execFile('git', args, { cwd, encoding: 'utf8', maxBuffer: 256 << 20 })).stdout;
+  } catch (err) {
+    const e = err as { stderr?: string };
+    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}`);
+  }
+}
+
+/** The top of the git working tree containing `dir`, or undefined outside one. */
+export function gitTopLevel(dir: string): string | undefined {
+  const out = gitSync(dir, ['rev-parse', '--show-toplevel'], { allowFail: true }).trim();
+  return out || undefined;
+}
+
+/** Stages paths (relative to `root`); ignores paths that git ignores. */
+export function gitAdd(root: string, paths: string[]): void {
+  if (paths.length === 0) return;
+  gitSync(root, ['add', '--', ...paths]);
+}
+
+/** Paths (relative to `root`) of files git knows or would add, matching the pathspecs. */
+export function gitListFiles(root: string, pathspecs: string[]): string[] {
+  const out = gitSync(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--deduplicate', '--', ...pathspecs]);
+  return out.split('\0').filter(Boolean);
+}

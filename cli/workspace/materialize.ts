@@ -1,0 +1,154 @@
+import { mkdirSync, readdirSync, rmdirSync, rmSync, type Stats } from 'node:fs';
+import { DvxError } from '../../core/errors.ts';
+import type { FileManifest } from '../../core/file-manifest.ts';
+import { MODE_EXEC, MODE_FILE, type TreeEntry, type TreeManifest } from '../../core/tree-manifest.ts';
+import type { LocalCache } from '../cache/local-cache.ts';
+import { restoreFile } from '../cache/restore.ts';
+import { fsError } from '../fs-util.ts';
+import { contentSha256, statOrMissing } from './content.ts';
+import { Snapshotter } from './snapshot.ts';
+import type { StatCache } from './stat-cache.ts';
+import type { Tracked, Workspace } from './workspace.ts';
+
+/**
+ * Makes the working tree match the pointers, from the cache.
+ *
+ * Safety rule: a file in the way is replaced only if its current content can be
+ * reproduced from the cache (or with force). Anything else is a local change
+ * that would be lost: it is left alone and reported as a conflict.
+ */
+export interface MaterializeResult {
+  restored: string[];
+  removed: string[];
+  unchanged: number;
+  conflicts: { path: string; reason: string }[];
+  failed: { path: string; error: DvxError }[];
+}
+
+export class Materializer {
+  readonly result: MaterializeResult = { restored: [], removed: [], unchanged: 0, conflicts: [], failed: [] };
+  private bytes = 0;
+
+  constructor(
+    private readonly ws: Workspace,
+    private readonly cache: LocalCache,
+    private readonly stats: StatCache,
+    private readonly opts: { force?: boolean; onBytes?: (n: number) => void } = {},
+  ) {}
+
+  /** Bytes that materializing these paths may have to write (for progress). */
+  static plannedBytes(tracked: Tracked[]): number {
+    return tracked.reduce((n, t) => n + (t.pointer?.size ?? 0), 0);
+  }
+
+  async materialize(t: Tracked): Promise<void> {
+    try {
+      if (!t.pointer) throw t.error!;
+      if (t.pointer.type === 'file') {
+        await this.file(t.dataPath, t.pointer.sha256, t.pointer.manifest, undefined);
+      } else {
+        await this.dir(t.dataPath, this.cache.treeManifest(t.pointer.manifest));
+      }
+    } catch (err) {
+      if (err instanceof DvxError) this.result.failed.push({ path: t.dataPath, error: err });
+      else throw err;
+    }
+  }
+
+  /** Whether the content at `path` may be replaced without losing anything. */
+  private replaceable(path: string, st: Stats): boolean {
+    if (this.opts.force) return true;
+    if (!st.isFile()) return false;
+    return this.cache.index.fileManifest(contentSha256(this.ws, this.stats, path, st)) !== undefined;
+  }
+
+  private async file(path: string, sha256: string, manifestId: string, mode: number | undefined): Promise<void> {
+    const abs = this.ws.abs(path);
+    const st = statOrMissing(abs);
+    if (st?.isFile()) {
+      const wantMode = mode ?? (st.mode & 0o111 ? MODE_EXEC : MODE_FILE);
+      const haveMode = st.mode & 0o111 ? MODE_EXEC : MODE_FILE;
+      if (contentSha256(this.ws, this.stats, path, st) === sha256 && wantMode === haveMode) {
+        this.result.unchanged++;
+        this.bytes += st.size;
+        this.opts.onBytes?.(this.bytes);
+        return;
+      }
+    }
+    if (st && !this.replaceable(path, st)) {
+      this.result.conflicts.push({ path, reason: st.isDirectory() ? 'a directory is in the way' : 'it has local changes that are not stored anywhere' });
+      return;
+    }
+    const manifest: FileManifest = this.cache.fileManifest(manifestId);
+    if (manifest.sha256 !== sha256) throw new DvxError('cache_damaged', `manifest ${manifestId} describes ${manifest.sha256}, but the pointer of ${path} says ${sha256}`, 'run `dvx fsck`');
+    try {
+      if (st?.isDirectory()) rmSync(abs, { recursive: true });
+      mkdirSync(this.ws.abs(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.'), { recursive: true });
+    } catch (err) {
+      throw fsError(err, path, 'replace');
+    }
+    const base = this.bytes;
+    await restoreFile(this.cache, manifest, abs, { mode, what: path, onBytes: (n) => this.opts.onBytes?.((this.bytes = base + n)) });
+    this.bytes = base + manifest.size;
+    this.opts.onBytes?.(this.bytes);
+    const after = statOrMissing(abs);
+    if (after) this.stats.record(path, after, { sha256, manifest: manifestId });
+    this.result.restored.push(path);
+  }
+
+  private async dir(path: string, tree: TreeManifest): Promise<void> {
+    const abs = this.ws.abs(path);
+    const st = statOrMissing(abs);
+    if (st && !st.isDirectory()) {
+      if (!this.replaceable(path, st)) {
+        this.result.conflicts.push({ path, reason: 'a file with local changes is in the way of the directory' });
+        return;
+      }
+      rmSync(abs, { force: true });
+    }
+    const wanted = new Map<string, TreeEntry>(tree.entries.map((e) => [`${path}/${e.path}`, e]));
+    // Files present but not in the tree: removed when recoverable.
+    if (st?.isDirectory()) {
+      const { files } = Snapshotter.scan(this.ws, path);
+      for (const f of files) {
+        if (wanted.has(f.path)) continue;
+        // A path the tree needs as a directory, or stale content: either way it must go.
+        if (!this.replaceable(f.path, f.stat)) {
+          this.result.conflicts.push({ path: f.path, reason: 'it is not part of this version and is not stored anywhere' });
+          continue;
+        }
+        rmSync(this.ws.abs(f.path), { force: true });
+        this.result.removed.push(f.path);
+      }
+    }
+    for (const [full, e] of wanted) {
+      try {
+        await this.file(full, e.sha256, e.manifest, e.mode);
+      } catch (err) {
+        if (err instanceof DvxError) this.result.failed.push({ path: full, error: err });
+        else throw err;
+      }
+    }
+    pruneEmptyDirs(abs, true);
+  }
+}
+
+/** Removes empty directories under `dir` (not `dir` itself), bottom up. */
+function pruneEmptyDirs(dir: string, top: boolean): boolean {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  let empty = true;
+  for (const e of entries) {
+    if (e.isDirectory() && pruneEmptyDirs(`${dir}/${e.name}`, false)) continue;
+    empty = false;
+  }
+  if (empty && !top) {
+    rmdirSync(dir);
+    return true;
+  }
+  return false;
+}

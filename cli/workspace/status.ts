@@ -1,0 +1,61 @@
+import { DvxError } from '../../core/errors.ts';
+import { MODE_EXEC, MODE_FILE, type TreeManifest } from '../../core/tree-manifest.ts';
+import type { LocalCache } from '../cache/local-cache.ts';
+import { contentSha256, statOrMissing } from './content.ts';
+import { Snapshotter } from './snapshot.ts';
+import type { StatCache } from './stat-cache.ts';
+import type { Tracked, Workspace } from './workspace.ts';
+
+/**
+ * How the working tree differs from the pointers: for every tracked path,
+ * clean, modified, missing, or (for directories) which files were added,
+ * modified or removed. Reads only what the stat cache cannot vouch for.
+ */
+export type PathStatus =
+  | { path: string; state: 'clean' | 'missing' | 'modified' }
+  | { path: string; state: 'changed'; added: string[]; modified: string[]; removed: string[] }
+  | { path: string; state: 'unknown'; reason: string }
+  | { path: string; state: 'invalid'; error: DvxError };
+
+export function pathStatus(ws: Workspace, cache: LocalCache, stats: StatCache, t: Tracked): PathStatus {
+  const path = t.dataPath;
+  if (!t.pointer) return { path, state: 'invalid', error: t.error! };
+  const p = t.pointer;
+  const st = statOrMissing(ws.abs(path));
+  if (!st) return { path, state: 'missing' };
+  if (p.type === 'file') {
+    if (!st.isFile()) return { path, state: 'modified' };
+    if (st.size !== p.size) return { path, state: 'modified' };
+    return { path, state: contentSha256(ws, stats, path, st, p) === p.sha256 ? 'clean' : 'modified' };
+  }
+  if (!st.isDirectory()) return { path, state: 'modified' };
+  let tree: TreeManifest;
+  try {
+    tree = cache.treeManifest(p.manifest);
+  } catch (err) {
+    if (err instanceof DvxError && err.code === 'not_in_cache') return { path, state: 'unknown', reason: 'its tree manifest is not in the local cache (run `dvx pull`)' };
+    throw err;
+  }
+  return dirStatus(ws, stats, path, tree);
+}
+
+export function dirStatus(ws: Workspace, stats: StatCache, path: string, tree: TreeManifest): PathStatus {
+  const { files } = Snapshotter.scan(ws, path);
+  const present = new Map(files.map((f) => [f.path.slice(path.length + 1), f.stat]));
+  const added: string[] = [];
+  const modified: string[] = [];
+  const removed: string[] = [];
+  for (const e of tree.entries) {
+    const st = present.get(e.path);
+    present.delete(e.path);
+    if (!st) {
+      removed.push(e.path);
+      continue;
+    }
+    const mode = st.mode & 0o111 ? MODE_EXEC : MODE_FILE;
+    if (st.size !== e.size || mode !== e.mode || contentSha256(ws, stats, `${path}/${e.path}`, st, e) !== e.sha256) modified.push(e.path);
+  }
+  added.push(...present.keys());
+  if (added.length + modified.length + removed.length === 0) return { path, state: 'clean' };
+  return { path, state: 'changed', added: added.sort(), modified, removed };
+}

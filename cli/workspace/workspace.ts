@@ -1,0 +1,186 @@
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { DvxError, FormatError } from '../../core/errors.ts';
+import { dataPathOf, decodePointer, encodePointer, pointerPathOf, type Pointer } from '../../core/pointer.ts';
+import { pathProblem } from '../../core/paths.ts';
+import { LocalCache } from '../cache/local-cache.ts';
+import { writeFileAtomic } from '../fs-util.ts';
+import { gitListFiles, gitTopLevel } from '../git.ts';
+import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
+import { StatCache } from './stat-cache.ts';
+
+/**
+ * A dvx workspace: a git working tree with a `.dvx/` directory. Owns the mapping
+ * between what users type (paths relative to their cwd) and workspace paths
+ * (relative to the root, '/'-separated), and opens the cache and state lazily.
+ */
+export const DVX_DIR = '.dvx';
+export const CONFIG_FILE = 'config.yaml';
+export const LOCAL_CONFIG_FILE = 'config.local.yaml';
+
+export interface Tracked {
+  /** workspace path of the pointer file */
+  readonly pointerPath: string;
+  /** workspace path of the data it stands for */
+  readonly dataPath: string;
+  readonly pointer?: Pointer;
+  /** why the pointer could not be read */
+  readonly error?: DvxError;
+}
+
+export class Workspace {
+  private cacheP: Promise<LocalCache> | undefined;
+  private stats: StatCache | undefined;
+  readonly config: Config;
+
+  private constructor(readonly root: string) {
+    this.config = mergeConfig(readConfigFile(join(root, DVX_DIR, CONFIG_FILE)), readConfigFile(join(root, DVX_DIR, LOCAL_CONFIG_FILE)));
+  }
+
+  /** Finds the workspace containing `cwd` (or throws a DvxError saying to run `dvx init`). */
+  static find(cwd = process.cwd()): Workspace {
+    const top = gitTopLevel(cwd);
+    if (!top) throw new DvxError('not_a_workspace', `${cwd} is not inside a git working tree`, 'run `git init` and then `dvx init`');
+    const root = realpathSync(top);
+    if (!existsSync(join(root, DVX_DIR, CONFIG_FILE))) {
+      throw new DvxError('not_a_workspace', `${root} has no ${DVX_DIR}/${CONFIG_FILE}`, 'run `dvx init` at the top of the repository');
+    }
+    return new Workspace(root);
+  }
+
+  static at(root: string): Workspace {
+    return new Workspace(root);
+  }
+
+  get dvxDir(): string {
+    return join(this.root, DVX_DIR);
+  }
+
+  get cacheDir(): string {
+    const dir = this.config.cache?.dir;
+    return dir ? resolve(this.root, dir) : join(this.dvxDir, 'cache');
+  }
+
+  get chunker() {
+    return chunkerOf(this.config);
+  }
+
+  cache(): Promise<LocalCache> {
+    this.cacheP ??= LocalCache.open(this.cacheDir, { fsync: this.config.cache?.fsync ?? false });
+    return this.cacheP;
+  }
+
+  statCache(): StatCache {
+    if (!this.stats) {
+      mkdirSync(this.dvxDir, { recursive: true });
+      this.stats = new StatCache(join(this.dvxDir, 'state.sqlite'));
+    }
+    return this.stats;
+  }
+
+  async close(): Promise<void> {
+    this.stats?.close();
+    this.stats = undefined;
+    if (this.cacheP) (await this.cacheP).close();
+    this.cacheP = undefined;
+  }
+
+  abs(path: string): string {
+    return join(this.root, ...path.split('/'));
+  }
+
+  /**
+   * The workspace path of a path a user typed (relative to `cwd`). Refuses paths
+   * outside the working tree and inside `.git` or `.dvx`.
+   */
+  rel(userPath: string, cwd = process.cwd()): string {
+    const absolute = isAbsolute(userPath) ? userPath : resolve(cwd, userPath);
+    // Resolve symlinked parents (e.g. /tmp -> /private/tmp) but not the last component.
+    let parent = dirname(absolute);
+    try {
+      parent = realpathSync(parent);
+    } catch {
+      // parent missing: the caller reports the path as missing
+    }
+    const full = join(parent, absolute.slice(dirname(absolute).length));
+    const rel = relative(this.root, full);
+    if (rel === '') throw new DvxError('bad_path', `${userPath} is the workspace root; name a file or directory inside it`);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new DvxError('outside_workspace', `${userPath} is outside the workspace ${this.root}`, 'dvx tracks data inside the git working tree; move or copy it there first');
+    const posix = rel.split(sep).join('/');
+    const first = posix.split('/')[0];
+    if (first === '.git' || first === DVX_DIR) throw new DvxError('bad_path', `${userPath} is inside ${first}/, which dvx does not track`);
+    const problem = pathProblem(posix);
+    if (problem) throw new DvxError('bad_path', `${userPath}: path ${problem}`);
+    return posix;
+  }
+
+  /** Every pointer file in the working tree that git does not ignore, parsed. */
+  tracked(): Tracked[] {
+    return gitListFiles(this.root, ['*.dvx', ':!:.dvx/**'])
+      .filter((p) => dataPathOf(p) !== undefined && existsSync(this.abs(p)))
+      .map((p) => this.readTracked(p));
+  }
+
+  /** Tracked paths at or under the given workspace paths (all when none given). */
+  trackedUnder(paths: string[]): { tracked: Tracked[]; unmatched: string[] } {
+    const all = this.tracked();
+    if (paths.length === 0) return { tracked: all, unmatched: [] };
+    const chosen = new Set<Tracked>();
+    const unmatched: string[] = [];
+    for (const p of paths) {
+      const data = dataPathOf(p) ?? p;
+      const hits = all.filter((t) => t.dataPath === data || t.dataPath.startsWith(data + '/') || data.startsWith(t.dataPath + '/'));
+      if (hits.length === 0) unmatched.push(p);
+      hits.forEach((h) => chosen.add(h));
+    }
+    return { tracked: all.filter((t) => chosen.has(t)), unmatched };
+  }
+
+  readTracked(pointerPath: string): Tracked {
+    const dataPath = dataPathOf(pointerPath)!;
+    try {
+      const pointer = decodePointer(readFileSync(this.abs(pointerPath)));
+      const expected = dataPath.slice(dataPath.lastIndexOf('/') + 1);
+      if (pointer.path !== expected) {
+        throw new FormatError('pointer file', `names ${JSON.stringify(pointer.path)} but sits beside ${JSON.stringify(expected)}`);
+      }
+      return { pointerPath, dataPath, pointer };
+    } catch (err) {
+      const e = err instanceof FormatError
+        ? new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``)
+        : new DvxError('bad_pointer', `${pointerPath}: cannot read: ${(err as Error).message}`);
+      return { pointerPath, dataPath, error: e };
+    }
+  }
+
+  writePointer(dataPath: string, pointer: Pointer): string {
+    const pointerPath = pointerPathOf(dataPath);
+    writeFileAtomic(this.abs(pointerPath), encodePointer(pointer));
+    return pointerPath;
+  }
+
+  /** Ensures git ignores a data path, with an anchored entry in the .gitignore of its directory; returns that .gitignore. */
+  ignoreDataPath(dataPath: string): string {
+    const slash = dataPath.lastIndexOf('/');
+    const dir = slash < 0 ? '' : dataPath.slice(0, slash);
+    const name = dataPath.slice(slash + 1);
+    const entry = '/' + name.replace(/([\\*?[\]!# ])/g, '\\$1');
+    const gitignore = dir ? `${dir}/.gitignore` : '.gitignore';
+    const abs = this.abs(gitignore);
+    const text = existsSync(abs) ? readFileSync(abs, 'utf8') : '';
+    const lines = text.split('\n');
+    if (!lines.includes(entry)) {
+      const sepNl = text === '' || text.endsWith('\n') ? '' : '\n';
+      writeFileAtomic(abs, `${text}${sepNl}${entry}\n`);
+    }
+    return gitignore;
+  }
+
+  isDirectory(path: string): boolean {
+    try {
+      return statSync(this.abs(path)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodePack } from '../core/pack.ts';
+import { loadHashing } from '../core/hash.ts';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, run, workspace } from './support/cli.ts';
+import { seededBytes } from './support/prng.ts';
+
+function packFiles(ws: string): string[] {
+  const dir = join(ws, '.dvx/cache/packs');
+  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)));
+}
+
+/** The cache is consistent: fsck finds no damage (notes about leftovers are allowed). */
+async function assertCacheConsistent(ws: string): Promise<void> {
+  const r = await dvx(ws, ['fsck', '--json']);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.problems.filter((p: any) => p.severity === 'damage'), []);
+  assert.equal(r.code, 0);
+}
+
+test('paths outside the working tree, missing paths and pointer files are refused, nothing stored', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, '..', `outside-${process.pid}.bin`), 'x');
+  t.after(() => rmSync(join(ws, '..', `outside-${process.pid}.bin`), { force: true }));
+  for (const [args, message] of [
+    [['add', `../outside-${process.pid}.bin`], /outside the workspace/],
+    [['add', '/etc/hostname'], /outside the workspace/],
+    [['add', 'nope.csv'], /no such file or directory: nope\.csv/],
+    [['add', '.git/config'], /inside \.git\//],
+    [['add', '.dvx/config.yaml'], /inside \.dvx\//],
+  ] as const) {
+    const r = await dvx(ws, [...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  writeFileSync(join(ws, 'x.csv'), 'data');
+  await dvxOk(ws, ['add', 'x.csv']);
+  const r = await dvx(ws, ['add', 'x.csv.dvx']);
+  assert.match(r.stderr, /x\.csv\.dvx is a pointer file/);
+  assert.match(r.stderr, /dvx add x\.csv/);
+  await assertCacheConsistent(ws);
+});
+
+test('data committed to git itself is refused with the command that fixes it', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'big.csv'), 'a,b\n1,2\n');
+  git(ws, ['add', 'big.csv']);
+  const r = await dvx(ws, ['add', 'big.csv']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /big\.csv is committed to git itself/);
+  assert.match(r.stderr, /git rm -r --cached big\.csv/);
+});
+
+test('an unreadable file is reported by name, nothing is recorded', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'd'));
+  writeFileSync(join(ws, 'd/ok.bin'), seededBytes(1, 100_000));
+  writeFileSync(join(ws, 'd/secret.bin'), 'secret');
+  chmodSync(join(ws, 'd/secret.bin'), 0o000);
+  // root reads anything: run dvx as an unprivileged user to make the file really unreadable.
+  const asUser = process.getuid?.() === 0;
+  if (asUser) chownTree(ws, 65534);
+  const r = asUser
+    ? await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, DVX_BIN, 'add', 'd'], { cwd: ws, env: { HOME: ws } })
+    : await dvx(ws, ['add', 'd']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /permission denied: cannot read d\/secret\.bin/);
+  assert.ok(!existsSync(join(ws, 'd.dvx')));
+  if (asUser) chownTree(ws, 0);
+  await assertCacheConsistent(ws);
+});
+
+function chownTree(dir: string, uid: number): void {
+  chownSync(dir, uid, uid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, uid);
+    else chownSync(p, uid, uid);
+  }
+}
+
+test('hand-edited and truncated pointers are reported with the path and a fix; add rewrites them', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'a.csv'), 'a');
+  writeFileSync(join(ws, 'b.csv'), 'b');
+  await dvxOk(ws, ['add', 'a.csv', 'b.csv']);
+  const a = readFileSync(join(ws, 'a.csv.dvx'), 'utf8');
+  writeFileSync(join(ws, 'a.csv.dvx'), a.replace('size: 1', 'size: 2 # bigger'));
+  writeFileSync(join(ws, 'b.csv.dvx'), readFileSync(join(ws, 'b.csv.dvx'), 'utf8').slice(0, 60));
+  const s = await dvxJson(ws, ['status']);
+  const by = Object.fromEntries(s.paths.map((p: any) => [p.path, p]));
+  assert.equal(by['a.csv'].state, 'invalid');
+  assert.match(by['a.csv'].error, /a\.csv\.dvx: size must be a whole number/);
+  assert.equal(by['b.csv'].state, 'invalid');
+  assert.match(by['b.csv'].error, /b\.csv\.dvx: .*(truncated|missing)/);
+  rmSync(join(ws, 'a.csv'));
+  const co = await dvx(ws, ['checkout', 'a.csv']);
+  assert.equal(co.code, 1);
+  assert.match(co.stderr, /a\.csv\.dvx/);
+  assert.match(co.stderr, /git checkout -- a\.csv\.dvx|dvx add a\.csv/);
+  // add restores a canonical pointer for the data that is there
+  await dvxOk(ws, ['add', 'b.csv']);
+  assert.equal((await dvxJson(ws, ['status', 'b.csv'])).paths[0].state, 'clean');
+});
+
+test('a file that changes while it is being added is refused; the cache stays consistent', async (t) => {
+  const ws = await workspace(t);
+  const path = join(ws, 'growing.log');
+  writeFileSync(path, seededBytes(2, 96 << 20));
+  // A writer that keeps appending while dvx reads.
+  const writer = spawn(process.execPath, ['-e', `const fs=require('fs');setInterval(()=>fs.appendFileSync(${JSON.stringify(path)}, 'x'.repeat(100)),1)`]);
+  t.after(() => writer.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await dvx(ws, ['add', 'growing.log']);
+  writer.kill('SIGKILL');
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /growing\.log changed while it was being added/);
+  assert.ok(!existsSync(join(ws, 'growing.log.dvx')));
+  await assertCacheConsistent(ws);
+});
+
+test('a full disk fails the add with a clear error and leaves a consistent cache', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'big.bin'), seededBytes(3, 24 << 20));
+  writeFileSync(join(ws, 'small.bin'), seededBytes(4, 100_000));
+  // A private mount namespace with an 8 MiB tmpfs as the cache: real ENOSPC, gone when the script exits.
+  const unshareArgs = process.getuid?.() === 0 ? ['-m'] : ['-rm'];
+  const script = `
+    set -u
+    mount -t tmpfs -o size=8m tmpfs .dvx/cache || exit 99
+    node "$DVX" add big.bin; echo "add-big=$?"
+    node "$DVX" fsck --json > fsck.json; echo "fsck=$?"
+    node "$DVX" add small.bin; echo "add-small=$?"
+    rm -f small.bin; node "$DVX" checkout small.bin; echo "checkout=$?"
+    ls .dvx/cache/tmp | wc -l | sed 's/^/tmpfiles=/'
+  `;
+  const r = await run('unshare', [...unshareArgs, 'sh', '-c', script], { cwd: ws, env: { DVX: DVX_BIN } });
+  assert.doesNotMatch(r.stdout, /exit 99/);
+  assert.match(r.stdout, /add-big=1/, r.stdout + r.stderr);
+  assert.match(r.stderr, /no space left on device/);
+  assert.match(r.stderr, /free some disk space/);
+  assert.match(r.stdout, /fsck=0/);
+  assert.match(r.stdout, /add-small=0/);
+  assert.match(r.stdout, /checkout=0/);
+  assert.match(r.stdout, /tmpfiles=0/);
+  assert.ok(!existsSync(join(ws, 'big.bin.dvx')));
+  const fsck = JSON.parse(readFileSync(join(ws, 'fsck.json'), 'utf8'));
+  assert.deepEqual(fsck.problems, []);
+});
+
+test('a damaged pack: fsck names the pack, the blob and the affected path; checkout refuses wrong bytes; repair salvages', async (t) => {
+  const ws = await workspace(t);
+  const good = seededBytes(5, 400_000);
+  const victim = seededBytes(6, 400_000);
+  writeFileSync(join(ws, 'good.bin'), good);
+  writeFileSync(join(ws, 'victim.bin'), victim);
+  await dvxOk(ws, ['add', 'good.bin']);
+  await dvxOk(ws, ['add', 'victim.bin']);
+  // Flip one bit in the first chunk of victim.bin's pack.
+  const packs = packFiles(ws);
+  const pack = packs.find((p) => readFileSync(p).includes(victim.subarray(0, 64)))!;
+  const bytes = readFileSync(pack);
+  bytes[bytes.indexOf(victim.subarray(0, 64)) + 10]! ^= 0x04;
+  writeFileSync(pack, bytes);
+
+  const f = await dvx(ws, ['fsck']);
+  assert.equal(f.code, 1);
+  assert.match(f.stdout, new RegExp(`DAMAGE: damaged blob [0-9a-f]{64}: in pack ${pack.slice(-64)} at offset \\d+`));
+  assert.match(f.stdout, /affected tracked paths:\n {2}victim\.bin/);
+  assert.doesNotMatch(f.stdout, /^ {2}good\.bin/m);
+  assert.match(f.stderr, /dvx fsck --repair/);
+
+  rmSync(join(ws, 'victim.bin'));
+  const co = await dvx(ws, ['checkout', 'victim.bin']);
+  assert.equal(co.code, 1);
+  assert.match(co.stderr, /victim\.bin: the cached bytes hash to [0-9a-f]+, not [0-9a-f]+; the cache is damaged/);
+  assert.ok(!existsSync(join(ws, 'victim.bin')));
+  assert.deepEqual(readdirSync(ws).filter((n) => n.includes('dvx-tmp')), []);
+
+  const rep = await dvx(ws, ['fsck', '--repair']);
+  assert.match(rep.stdout, /repaired: rewrote \d+ intact blobs? of damaged pack/);
+  // What was lost is still reported until the data is added again.
+  const after = await dvxJson(ws, ['fsck']).catch(() => null);
+  assert.equal(after, null, 'fsck still fails: a manifest lost a chunk');
+  rmSync(join(ws, 'good.bin'));
+  await dvxOk(ws, ['checkout', 'good.bin']);
+  assert.deepEqual(readFileSync(join(ws, 'good.bin')), good);
+  writeFileSync(join(ws, 'victim.bin'), victim);
+  await dvxOk(ws, ['add', 'victim.bin']);
+  await assertCacheConsistent(ws);
+  rmSync(join(ws, 'victim.bin'));
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'victim.bin')), victim);
+});
+
+test('a damaged manifest and a truncated pack are named by fsck', async (t) => {
+  await loadHashing();
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'a.bin'), seededBytes(7, 200_000));
+  await dvxOk(ws, ['add', 'a.bin']);
+  const [pack] = packFiles(ws);
+  const bytes = readFileSync(pack!);
+  const manifest = decodePack(bytes).entries.find((e) => e.type === 2)!;
+  bytes[manifest.offset + 40]! ^= 1;
+  writeFileSync(pack!, bytes);
+  let f = await dvx(ws, ['fsck', '--json']);
+  assert.equal(f.code, 1);
+  let report = JSON.parse(f.stdout);
+  assert.deepEqual(report.problems.map((p: any) => [p.kind, p.object]), [['damaged_blob', manifest.id]]);
+  assert.deepEqual(report.affected, ['a.bin']);
+
+  writeFileSync(pack!, bytes.subarray(0, bytes.length - 100));
+  f = await dvx(ws, ['fsck', '--json']);
+  report = JSON.parse(f.stdout);
+  assert.equal(report.problems[0].kind, 'damaged_pack');
+  assert.match(report.problems[0].detail, /index/);
+});
+
+test('a crash between publishing a pack and indexing it: fsck notes it, --repair indexes it', async (t) => {
+  const ws = await workspace(t);
+  const data = seededBytes(8, 300_000);
+  writeFileSync(join(ws, 'a.bin'), data);
+  await dvxOk(ws, ['add', 'a.bin']);
+  // Lose the index (as if the process died before committing it) and leave a temp file behind.
+  for (const f of readdirSync(join(ws, '.dvx/cache'))) if (f.startsWith('index.sqlite')) rmSync(join(ws, '.dvx/cache', f));
+  writeFileSync(join(ws, '.dvx/cache/tmp/pack-123-abc'), 'partial');
+  const f = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(f.problems.map((p: any) => p.kind).sort(), ['temp_file', 'unindexed_pack']);
+  assert.ok(f.problems.every((p: any) => p.severity === 'note'));
+  await dvxOk(ws, ['fsck', '--repair']);
+  rmSync(join(ws, 'a.bin'));
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), data);
+  appendFileSync(join(ws, 'a.bin'), 'more');
+  await dvxOk(ws, ['add', 'a.bin']);
+  await assertCacheConsistent(ws);
+});

@@ -1,0 +1,215 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { seededBytes } from './support/prng.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+test('init creates .dvx with config, ignores and cache; running it twice is harmless', async (t) => {
+  const ws = await workspace(t);
+  assert.ok(existsSync(join(ws, '.dvx/config.yaml')));
+  assert.ok(existsSync(join(ws, '.dvx/cache/packs')));
+  assert.match(readFileSync(join(ws, '.dvx/.gitignore'), 'utf8'), /\/cache\//);
+  const staged = git(ws, ['diff', '--cached', '--name-only']);
+  assert.match(staged, /\.dvx\/config\.yaml/);
+  assert.doesNotMatch(staged, /cache/);
+  const config = readFileSync(join(ws, '.dvx/config.yaml'), 'utf8');
+  const again = await dvxOk(ws, ['init']);
+  assert.match(again.stdout, /already initialized/);
+  assert.equal(readFileSync(join(ws, '.dvx/config.yaml'), 'utf8'), config);
+});
+
+test('init outside a git repository explains what to do', async (t) => {
+  const dir = tempDir(t);
+  const r = await dvx(dir, ['init']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /not inside a git working tree/);
+  assert.match(r.stderr, /git init/);
+});
+
+test('commands outside a workspace say to run dvx init', async (t) => {
+  const dir = tempDir(t);
+  git(dir, ['init', '-q']);
+  const r = await dvx(dir, ['status']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /dvx init/);
+});
+
+test('add a file: pointer written, data ignored, pointer staged; a second version stores only new chunks', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'data/raw'), { recursive: true });
+  const v1 = seededBytes(1, 3_000_000);
+  writeFileSync(join(ws, 'data/raw/customers.csv'), v1);
+  const first = await dvxJson(ws, ['add', 'data/raw/customers.csv']);
+  assert.equal(first.added[0].path, 'data/raw/customers.csv');
+  assert.equal(first.added[0].size, v1.length);
+  assert.equal(first.added[0].sha256, sha(v1));
+  assert.equal(first.newBytes, v1.length);
+
+  const pointer = readFileSync(join(ws, 'data/raw/customers.csv.dvx'), 'utf8');
+  assert.match(pointer, /^# dvx pointer: commit this file, not the data\ndvx: 1\npath: customers.csv\ntype: file\nsize: 3000000\nsha256: [0-9a-f]{64}\nmanifest: [0-9a-f]{64}\n$/);
+  assert.match(pointer, new RegExp(`sha256: ${sha(v1)}`));
+  assert.equal(readFileSync(join(ws, 'data/raw/.gitignore'), 'utf8'), '/customers.csv\n');
+  assert.equal(git(ws, ['check-ignore', 'data/raw/customers.csv']).trim(), 'data/raw/customers.csv');
+  const staged = git(ws, ['diff', '--cached', '--name-only']).split('\n');
+  assert.ok(staged.includes('data/raw/customers.csv.dvx'));
+  assert.ok(staged.includes('data/raw/.gitignore'));
+  assert.ok(!staged.includes('data/raw/customers.csv'));
+
+  // Version 2: 1 KiB changed in the middle, 10 KiB appended.
+  const v2 = Buffer.concat([v1, seededBytes(2, 10_000)]);
+  seededBytes(3, 1024).copy(v2, 1_500_000);
+  writeFileSync(join(ws, 'data/raw/customers.csv'), v2);
+  const second = await dvxJson(ws, ['add', 'data/raw/customers.csv']);
+  assert.ok(second.newBytes > 0 && second.newBytes < 200_000, `new bytes ${second.newBytes} should be a few chunks`);
+  assert.match((await dvxOk(ws, ['add', 'data/raw/customers.csv'])).stdout, /0 B new/);
+});
+
+test('identical content in different files is stored once', async (t) => {
+  const ws = await workspace(t);
+  const data = seededBytes(4, 2_000_000);
+  writeFileSync(join(ws, 'a.bin'), data);
+  writeFileSync(join(ws, 'b.bin'), data);
+  const r = await dvxJson(ws, ['add', 'a.bin', 'b.bin']);
+  assert.equal(r.newBytes, data.length);
+  assert.equal(r.added[1].newBytes, 0);
+});
+
+test('add a directory: one pointer, nested files, exec bits; symlinks inside skipped with a warning', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'images/train/cats'), { recursive: true });
+  writeFileSync(join(ws, 'images/train/cats/1.jpg'), seededBytes(5, 50_000));
+  writeFileSync(join(ws, 'images/train/2.jpg'), seededBytes(6, 70_000));
+  writeFileSync(join(ws, 'images/run.sh'), '#!/bin/sh\necho hi\n');
+  chmodSync(join(ws, 'images/run.sh'), 0o755);
+  symlinkSync('/etc/passwd', join(ws, 'images/passwd'));
+  const r = await dvxOk(ws, ['add', 'images', '--json']);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.added[0].type, 'dir');
+  assert.equal(out.added[0].files, 3);
+  assert.equal(out.added[0].size, 50_000 + 70_000 + 18);
+  assert.deepEqual(out.added[0].skipped, ['images/passwd']);
+  assert.match(r.stderr, /skipped images\/passwd/);
+  assert.match(readFileSync(join(ws, 'images.dvx'), 'utf8'), /type: dir\nsize: 120018\nfiles: 3\n/);
+
+  rmSync(join(ws, 'images'), { recursive: true });
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'images/train/cats/1.jpg')), seededBytes(5, 50_000));
+  assert.equal(statSync(join(ws, 'images/run.sh')).mode & 0o777, 0o755);
+  assert.equal(statSync(join(ws, 'images/train/2.jpg')).mode & 0o111, 0);
+  assert.ok(!existsSync(join(ws, 'images/passwd')));
+});
+
+test('a symlink as the path to add is refused', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'real.bin'), 'x');
+  symlinkSync('real.bin', join(ws, 'link.bin'));
+  const r = await dvx(ws, ['add', 'link.bin']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /link\.bin is a symbolic link/);
+  assert.ok(!existsSync(join(ws, 'link.bin.dvx')));
+});
+
+test('status reports modified, missing and per-file directory changes; --json for machines', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'a.bin'), seededBytes(7, 100_000));
+  writeFileSync(join(ws, 'b.bin'), seededBytes(8, 100_000));
+  mkdirSync(join(ws, 'd/sub'), { recursive: true });
+  writeFileSync(join(ws, 'd/keep.txt'), 'keep');
+  writeFileSync(join(ws, 'd/sub/change.txt'), 'before');
+  writeFileSync(join(ws, 'd/gone.txt'), 'gone');
+  await dvxOk(ws, ['add', 'a.bin', 'b.bin', 'd']);
+  let s = await dvxJson(ws, ['status']);
+  assert.deepEqual(s.paths.map((p: any) => p.state), ['clean', 'clean', 'clean']);
+  assert.match((await dvxOk(ws, ['status'])).stdout, /3 tracked paths, all up to date/);
+
+  // Same size, changed immediately after add: the racy-clean rule must catch it.
+  const a = seededBytes(7, 100_000);
+  a[500] ^= 1;
+  writeFileSync(join(ws, 'a.bin'), a);
+  rmSync(join(ws, 'b.bin'));
+  writeFileSync(join(ws, 'd/sub/change.txt'), 'after!');
+  rmSync(join(ws, 'd/gone.txt'));
+  writeFileSync(join(ws, 'd/new.txt'), 'new');
+  s = await dvxJson(ws, ['status']);
+  const by = Object.fromEntries(s.paths.map((p: any) => [p.path, p]));
+  assert.equal(by['a.bin'].state, 'modified');
+  assert.equal(by['b.bin'].state, 'missing');
+  assert.deepEqual(by['d'], { path: 'd', state: 'changed', added: ['new.txt'], modified: ['sub/change.txt'], removed: ['gone.txt'] });
+  const text = (await dvxOk(ws, ['status'])).stdout;
+  assert.match(text, /modified: +a\.bin/);
+  assert.match(text, /missing: +b\.bin/);
+  assert.match(text, /\+ new\.txt/);
+  // Limiting to a path
+  s = await dvxJson(ws, ['status', 'b.bin']);
+  assert.deepEqual(s.paths.map((p: any) => p.path), ['b.bin']);
+});
+
+test('checkout restores byte-identical data and older versions; never overwrites unstored changes without --force', async (t) => {
+  const ws = await workspace(t);
+  const v1 = seededBytes(9, 2_500_000);
+  writeFileSync(join(ws, 'model.bin'), v1);
+  await dvxOk(ws, ['add', 'model.bin']);
+  git(ws, ['commit', '-qm', 'v1']);
+  const v2 = Buffer.concat([v1.subarray(0, 1_000_000), seededBytes(10, 600_000)]);
+  writeFileSync(join(ws, 'model.bin'), v2);
+  await dvxOk(ws, ['add', 'model.bin']);
+  git(ws, ['commit', '-qm', 'v2']);
+
+  rmSync(join(ws, 'model.bin'));
+  assert.match((await dvxOk(ws, ['checkout'])).stdout, /restored model\.bin/);
+  assert.equal(sha(readFileSync(join(ws, 'model.bin'))), sha(v2));
+
+  // Back to v1's pointer: v2's bytes are stored, so they may be replaced.
+  git(ws, ['checkout', '-q', 'HEAD~1', '--', 'model.bin.dvx']);
+  await dvxOk(ws, ['checkout', 'model.bin']);
+  assert.equal(sha(readFileSync(join(ws, 'model.bin'))), sha(v1));
+
+  // A local change that is stored nowhere is kept.
+  writeFileSync(join(ws, 'model.bin'), 'precious local edit');
+  git(ws, ['checkout', '-q', 'main', '--', 'model.bin.dvx']);
+  const refused = await dvx(ws, ['checkout']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /model\.bin: not overwritten, it has local changes/);
+  assert.match(refused.stderr, /--force/);
+  assert.equal(readFileSync(join(ws, 'model.bin'), 'utf8'), 'precious local edit');
+  await dvxOk(ws, ['checkout', '--force']);
+  assert.equal(sha(readFileSync(join(ws, 'model.bin'))), sha(v2));
+  assert.match((await dvxOk(ws, ['checkout'])).stdout, /already up to date/);
+});
+
+test('checkout of a directory version removes stored extras and keeps unstored ones', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'd'));
+  writeFileSync(join(ws, 'd/a.txt'), 'a1');
+  await dvxOk(ws, ['add', 'd']);
+  git(ws, ['commit', '-qm', 'one file']);
+  writeFileSync(join(ws, 'd/b.txt'), 'b1');
+  await dvxOk(ws, ['add', 'd']);
+  git(ws, ['commit', '-qm', 'two files']);
+  git(ws, ['checkout', '-q', 'HEAD~1', '--', 'd.dvx']);
+  writeFileSync(join(ws, 'd/scratch.txt'), 'not stored');
+  const r = await dvx(ws, ['checkout', '--json']);
+  assert.equal(r.code, 1);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.removed, ['d/b.txt']);
+  assert.deepEqual(out.conflicts.map((c: any) => c.path), ['d/scratch.txt']);
+  assert.ok(existsSync(join(ws, 'd/scratch.txt')));
+  assert.ok(!existsSync(join(ws, 'd/b.txt')));
+});
+
+test('--help is available for every command', async (t) => {
+  const ws = tempDir(t);
+  const top = await dvxOk(ws, ['--help']);
+  for (const verb of ['init', 'add', 'status', 'checkout', 'fsck']) {
+    assert.match(top.stdout, new RegExp(`\\b${verb}\\b`));
+    const r = await dvxOk(ws, [verb, '--help']);
+    assert.match(r.stdout, new RegExp(`Usage: dvx ${verb}`));
+  }
+  const bad = await dvx(ws, ['frobnicate']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /unknown command/);
+});
