@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { FormatError } from './errors.ts';
+
+/**
+ * The dvx HTTP protocol, version 1: what client and server both need to agree
+ * on (paths, media types, limits, body shapes). docs/protocol.md describes the
+ * exchanges; the server's OpenAPI document (/api/v1/openapi.json) lists every
+ * route. Bodies are JSON except id lists and packs, which are binary because
+ * they are most of the bytes of a push.
+ */
+export const API_PREFIX = '/api/v1';
+
+export const MediaType = {
+  json: 'application/json',
+  /** concatenated raw 32-byte ids, no separator, no header */
+  ids: 'application/vnd.dvx.ids',
+  /** a pack, format of core/pack.ts */
+  pack: 'application/vnd.dvx.pack',
+} as const;
+
+export const Limits = {
+  /** ids per negotiation or fetch request */
+  maxIdsPerRequest: 20_000,
+  /** blob bytes per fetch response */
+  maxFetchBytes: 64 * 1024 * 1024,
+} as const;
+
+export const Scope = { read: 'read', write: 'write', admin: 'admin' } as const;
+export type Scope = (typeof Scope)[keyof typeof Scope];
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+/** read < write < admin: a scope allows everything a lower one does. */
+export function scopeAllows(held: Scope, needed: Scope): boolean {
+  return SCOPES.indexOf(held) >= SCOPES.indexOf(needed);
+}
+
+/** Encodes ids (64-hex each) as the binary id list. */
+export function encodeIdList(ids: readonly string[]): Buffer {
+  const out = Buffer.allocUnsafe(32 * ids.length);
+  ids.forEach((id, i) => {
+    if (out.write(id, 32 * i, 32, 'hex') !== 32 || !/^[0-9a-f]{64}$/.test(id)) throw new FormatError('id list', `bad id ${JSON.stringify(id)}`);
+  });
+  return out;
+}
+
+/** Decodes a binary id list, refusing ragged or oversized input. */
+export function decodeIdList(bytes: Uint8Array, max: number = Limits.maxIdsPerRequest): string[] {
+  if (bytes.length % 32 !== 0) throw new FormatError('id list', `${bytes.length} bytes is not a whole number of 32-byte ids`);
+  const n = bytes.length / 32;
+  if (n > max) throw new FormatError('id list', `${n} ids is more than the limit of ${max} per request`);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ids: string[] = new Array(n);
+  for (let i = 0; i < n; i++) ids[i] = buf.toString('hex', 32 * i, 32 * i + 32);
+  return ids;
+}
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** PUT /repos/{repo}/packs/{id} */
+export const packPutResponseSchema = z.object({
+  pack: hex64,
+  blobs: z.number().int(),
+  /** blobs this upload made known to the repository */
+  newBlobs: z.number().int(),
+  /** false when the server already had this exact pack */
+  stored: z.boolean(),
+});
+export type PackPutResponse = z.infer<typeof packPutResponseSchema>;
+
+/** GET /repos/{repo} */
+export const repoInfoSchema = z.object({
+  name: z.string(),
+  createdAt: z.string(),
+  blobs: z.number().int(),
+  bytes: z.number().int(),
+});
+export type RepoInfo = z.infer<typeof repoInfoSchema>;
+
+/** POST /repos/{repo}/uploads: one entry per file part */
+export const uploadResponseSchema = z.object({
+  files: z.array(
+    z.object({
+      field: z.string(),
+      name: z.string(),
+      size: z.number().int(),
+      sha256: hex64,
+      manifest: hex64,
+      newBytes: z.number().int(),
+      url: z.string(),
+    }),
+  ),
+});
+export type UploadResponse = z.infer<typeof uploadResponseSchema>;
+
+/** A directory answered as JSON by the files route. */
+export const dirListingSchema = z.object({
+  type: z.literal('dir'),
+  path: z.string(),
+  sha256: hex64,
+  size: z.number().int(),
+  files: z.number().int(),
+  entries: z.array(z.object({ path: z.string(), type: z.enum(['file', 'dir']), size: z.number().int(), sha256: hex64.optional(), files: z.number().int().optional() })),
+});
+export type DirListing = z.infer<typeof dirListingSchema>;
