@@ -76,4 +76,64 @@ program
   .addOption(quiet())
   .action(action(() => import('./commands/fsck.ts')));
 
+const remote = program.command('remote').description('manage the dvx servers this workspace pushes data to and fetches it from');
+remote
+  .command('add')
+  .description('add a remote: the server URL followed by the repository name, e.g. http://localhost:8080/churn-model')
+  .argument('<name>', 'a short name, e.g. origin')
+  .argument('<url>', 'server URL + repository name')
+  .option('-d, --default', 'make it the default remote (the first remote always is)')
+  .option('--local', 'store it in .dvx/config.local.yaml (this clone only) instead of the committed config')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/remote.ts')).add })));
+remote
+  .command('list')
+  .description('list remotes; * marks the default')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/remote.ts')).list })));
+remote
+  .command('remove')
+  .description('remove a remote')
+  .argument('<name>')
+  .option('--local', 'remove it from .dvx/config.local.yaml')
+  .action(action(async () => ({ run: (await import('./commands/remote.ts')).remove })));
+remote
+  .command('default')
+  .description('make a remote the default')
+  .argument('<name>')
+  .option('--local', 'record the choice in .dvx/config.local.yaml only')
+  .action(action(async () => ({ run: (await import('./commands/remote.ts')).setDefault })));
+
+program
+  .command('login')
+  .description('store a token for a remote (outside the repository; DVX_TOKEN overrides it)')
+  .argument('[remote]', 'remote name or URL (default: the default remote)')
+  .option('--token <token>', 'the token (else read from stdin, or prompted for)')
+  .addOption(json())
+  .action(action(() => import('./commands/login.ts')));
+
+program
+  .command('logout')
+  .description('forget the stored token of a remote')
+  .argument('[remote]', 'remote name or URL (default: the default remote)')
+  .action(action(async () => ({ run: (await import('./commands/login.ts')).logout })));
+
+const transferOptions = (cmd: Command) =>
+  cmd
+    .argument('[paths...]', 'limit to these tracked paths (default: all)')
+    .option('-r, --remote <name>', 'remote name or URL (default: the default remote)')
+    .option('-j, --jobs <n>', 'parallel transfers', '4')
+    .addOption(json())
+    .addOption(quiet());
+
+transferOptions(program.command('push').description('upload the data of tracked paths that the remote lacks (deduplicated, resumable)')).action(
+  action(async () => ({ run: (await import('./commands/transfer.ts')).push })),
+);
+transferOptions(program.command('fetch').description('download into the cache the data of tracked paths that it lacks')).action(
+  action(async () => ({ run: (await import('./commands/transfer.ts')).fetch })),
+);
+transferOptions(program.command('pull').description('fetch, then check out: make the working tree match the pointers'))
+  .option('-f, --force', 'overwrite local changes that are not stored anywhere')
+  .action(action(async () => ({ run: (await import('./commands/transfer.ts')).pull })));
+
 await program.parseAsync(process.argv);

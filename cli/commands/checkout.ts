@@ -1,6 +1,6 @@
 import { DvxError } from '../../core/errors.ts';
 import { info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
-import { Materializer } from '../workspace/materialize.ts';
+import { Materializer, type MaterializeResult } from '../workspace/materialize.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
 export interface CheckoutOptions extends OutputOptions {
@@ -8,6 +8,14 @@ export interface CheckoutOptions extends OutputOptions {
 }
 
 export async function run(paths: string[], opts: CheckoutOptions): Promise<void> {
+  const result = await checkoutPaths(paths, opts);
+  if (opts.json) printJson(jsonResult(result));
+  else printResult(result, opts);
+  failOnProblems(result);
+}
+
+/** Materializes the tracked paths under `paths` (all when empty). */
+export async function checkoutPaths(paths: string[], opts: CheckoutOptions): Promise<MaterializeResult> {
   const ws = Workspace.find();
   try {
     const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
@@ -22,26 +30,32 @@ export async function run(paths: string[], opts: CheckoutOptions): Promise<void>
       progress.stop();
       stats.flush();
     }
-    const r = m.result;
-    if (opts.json) {
-      printJson({ ...r, failed: r.failed.map((f) => ({ path: f.path, code: f.error.code, message: f.error.message })) });
-    } else {
-      for (const p of r.restored) info(opts, `restored ${p}`);
-      for (const p of r.removed) info(opts, `removed  ${p}`);
-      if (r.restored.length + r.removed.length === 0 && r.conflicts.length + r.failed.length === 0) info(opts, `${plural(r.unchanged, 'file')} already up to date`);
-    }
-    if (r.conflicts.length > 0 || r.failed.length > 0) {
-      const lines = [
-        ...r.conflicts.map((c) => `  ${c.path}: not overwritten, ${c.reason}`),
-        ...r.failed.map((f) => `  ${f.path}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`),
-      ];
-      throw new DvxError(
-        r.failed.length > 0 ? r.failed[0]!.error.code : 'local_changes',
-        `${plural(r.conflicts.length + r.failed.length, 'path')} could not be checked out:\n${lines.join('\n')}`,
-        r.conflicts.length > 0 ? 'record local changes with `dvx add`, or discard them with `dvx checkout --force`' : r.failed[0]!.error.hint,
-      );
-    }
+    return m.result;
   } finally {
     await ws.close();
   }
+}
+
+export function jsonResult(r: MaterializeResult) {
+  return { ...r, failed: r.failed.map((f) => ({ path: f.path, code: f.error.code, message: f.error.message })) };
+}
+
+export function printResult(r: MaterializeResult, opts: OutputOptions): void {
+  for (const p of r.restored) info(opts, `restored ${p}`);
+  for (const p of r.removed) info(opts, `removed  ${p}`);
+  if (r.restored.length + r.removed.length === 0 && r.conflicts.length + r.failed.length === 0) info(opts, `${plural(r.unchanged, 'file')} already up to date`);
+}
+
+/** Conflicts and failures make the command fail, after everything else was done. */
+export function failOnProblems(r: MaterializeResult): void {
+  if (r.conflicts.length === 0 && r.failed.length === 0) return;
+  const lines = [
+    ...r.conflicts.map((c) => `  ${c.path}: not overwritten, ${c.reason}`),
+    ...r.failed.map((f) => `  ${f.path}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`),
+  ];
+  throw new DvxError(
+    r.failed.length > 0 ? r.failed[0]!.error.code : 'local_changes',
+    `${plural(r.conflicts.length + r.failed.length, 'path')} could not be checked out:\n${lines.join('\n')}`,
+    r.conflicts.length > 0 ? 'record local changes with `dvx add`, or discard them with `dvx checkout --force`' : r.failed[0]!.error.hint,
+  );
 }

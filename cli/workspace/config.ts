@@ -46,9 +46,6 @@ export function readConfigFile(path: string): Config {
       throw new DvxError('bad_config', `${path}: chunker: ${(err as Error).message}`);
     }
   }
-  if (c.default_remote && !c.remotes?.[c.default_remote]) {
-    throw new DvxError('bad_config', `${path}: default_remote ${JSON.stringify(c.default_remote)} is not one of the remotes`);
-  }
   return c;
 }
 
@@ -59,13 +56,17 @@ export function writeConfigFile(path: string, config: Config): void {
 
 /** The local file wins key by key over the shared one. */
 export function mergeConfig(shared: Config, local: Config): Config {
-  return {
+  const merged: Config = {
     ...shared,
     ...local,
     cache: { ...shared.cache, ...local.cache },
     remotes: { ...shared.remotes, ...local.remotes },
     default_remote: local.default_remote ?? shared.default_remote,
   };
+  if (merged.default_remote && !merged.remotes?.[merged.default_remote]) {
+    throw new DvxError('bad_config', `default_remote ${JSON.stringify(merged.default_remote)} is not one of the remotes`, 'fix it with `dvx remote default <name>`');
+  }
+  return merged;
 }
 
 export function chunkerOf(config: Config) {

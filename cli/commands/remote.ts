@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { DvxError } from '../../core/errors.ts';
+import { parseRemoteUrl } from '../remote/remote-url.ts';
+import { info, printJson, type OutputOptions } from '../ui.ts';
+import { readConfigFile, writeConfigFile } from '../workspace/config.ts';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, Workspace } from '../workspace/workspace.ts';
+
+/** `dvx remote add|list|remove|default`: where pushed data goes, kept in .dvx/config.yaml (or config.local.yaml with --local). */
+interface RemoteOptions extends OutputOptions {
+  default?: boolean;
+  local?: boolean;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function configFile(ws: Workspace, local?: boolean): string {
+  return join(ws.dvxDir, local ? LOCAL_CONFIG_FILE : CONFIG_FILE);
+}
+
+export async function add(name: string, url: string, opts: RemoteOptions): Promise<void> {
+  if (!NAME_RE.test(name)) throw new DvxError('usage', `invalid remote name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-"`);
+  const parsed = parseRemoteUrl(url);
+  const ws = Workspace.find();
+  const path = configFile(ws, opts.local);
+  const config = readConfigFile(path);
+  if (config.remotes?.[name]) throw new DvxError('remote_exists', `remote ${name} already exists (${config.remotes[name].url})`, `remove it first: \`dvx remote remove ${name}\``);
+  config.remotes = { ...config.remotes, [name]: { url: parsed.url } };
+  const makeDefault = opts.default || !ws.config.default_remote;
+  if (makeDefault) config.default_remote = name;
+  writeConfigFile(path, config);
+  if (opts.json) printJson({ name, url: parsed.url, repo: parsed.repo, server: parsed.base, default: makeDefault });
+  else info(opts, `added remote ${name}: repository ${parsed.repo} on ${parsed.base}${makeDefault ? ' (default)' : ''}`);
+}
+
+export async function list(opts: RemoteOptions): Promise<void> {
+  const ws = Workspace.find();
+  const remotes = Object.entries(ws.config.remotes ?? {}).map(([name, r]) => ({ name, url: r.url, default: ws.config.default_remote === name }));
+  if (opts.json) printJson({ remotes });
+  else if (remotes.length === 0) info(opts, 'no remotes; add one with `dvx remote add --default origin <url>`');
+  else for (const r of remotes) info(opts, `${r.default ? '*' : ' '} ${r.name}\t${r.url}`);
+}
+
+export async function remove(name: string, opts: RemoteOptions): Promise<void> {
+  const ws = Workspace.find();
+  const path = configFile(ws, opts.local);
+  const config = readConfigFile(path);
+  if (!config.remotes?.[name]) throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`);
+  delete config.remotes[name];
+  if (config.default_remote === name) delete config.default_remote;
+  writeConfigFile(path, config);
+  info(opts, `removed remote ${name}`);
+}
+
+export async function setDefault(name: string, opts: RemoteOptions): Promise<void> {
+  const ws = Workspace.find();
+  if (!ws.config.remotes?.[name]) throw new DvxError('no_such_remote', `no remote named ${name}`, 'see `dvx remote list`');
+  const path = configFile(ws, opts.local);
+  const config = readConfigFile(path);
+  config.default_remote = name;
+  writeConfigFile(path, config);
+  info(opts, `default remote is now ${name}`);
+}

@@ -1,0 +1,99 @@
+import { DvxError } from '../../core/errors.ts';
+import type { Root } from '../cache/reachable.ts';
+import { fetchData } from '../remote/fetch.ts';
+import { pushData } from '../remote/push.ts';
+import { openRemote } from '../remote/resolve.ts';
+import { formatBytes, info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
+import { checkoutPaths, failOnProblems, jsonResult, printResult } from './checkout.ts';
+import { Workspace, type Tracked } from '../workspace/workspace.ts';
+
+/** `dvx push`, `dvx fetch` and `dvx pull`: move the data of tracked paths to and from a remote. */
+export interface TransferOptions extends OutputOptions {
+  remote?: string;
+  jobs?: string;
+  force?: boolean;
+}
+
+function roots(ws: Workspace, paths: string[]): { roots: Root[]; tracked: Tracked[] } {
+  const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+  if (unmatched.length) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
+  const bad = tracked.find((t) => !t.pointer);
+  if (bad) throw bad.error!;
+  return { roots: tracked.map((t) => ({ path: t.dataPath, pointer: t.pointer! })), tracked };
+}
+
+function jobs(opts: TransferOptions): number {
+  const n = opts.jobs === undefined ? 4 : Number(opts.jobs);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new DvxError('usage', `--jobs must be a whole number from 1 to 64, got ${opts.jobs}`);
+  return n;
+}
+
+export async function push(paths: string[], opts: TransferOptions): Promise<void> {
+  const ws = Workspace.find();
+  const remote = openRemote(ws, opts.remote, { jobs: jobs(opts) });
+  let progress: Progress | undefined;
+  try {
+    const { roots: r } = roots(ws, paths);
+    const cache = await ws.cache();
+    const summary = await pushData(cache, remote, r, {
+      jobs: jobs(opts),
+      onPlan: (bytes) => (progress = new Progress('pushing', bytes, { ...opts, threshold: 8 << 20 })),
+      onBytes: (n) => progress?.update(n),
+    });
+    progress?.stop();
+    const result = { remote: remote.remote.url, paths: r.length, ...summary, requests: remote.http.requests, bytesSent: remote.http.bytesSent };
+    if (opts.json) printJson(result);
+    else if (summary.missing === 0) info(opts, `${remote.remote.url} already has everything for ${plural(r.length, 'tracked path')}`);
+    else info(opts, `pushed ${plural(r.length, 'tracked path')} to ${remote.remote.url}: ${plural(summary.uploadedBlobs, 'blob')} in ${plural(summary.packs, 'pack')}, ${formatBytes(summary.uploadedBytes)} (${summary.blobs - summary.missing} of ${summary.blobs} blobs were already there)`);
+  } finally {
+    progress?.stop();
+    remote.close();
+    await ws.close();
+  }
+}
+
+export async function fetch(paths: string[], opts: TransferOptions): Promise<void> {
+  const ws = Workspace.find();
+  try {
+    const result = await fetchInto(ws, paths, opts);
+    if (opts.json) printJson(result);
+    else info(opts, result.fetchedBlobs === 0 ? 'the cache already has everything' : `fetched ${plural(result.fetchedBlobs, 'blob')} in ${plural(result.packs, 'pack')}, ${formatBytes(result.fetchedBytes)} from ${result.remote}`);
+  } finally {
+    await ws.close();
+  }
+}
+
+async function fetchInto(ws: Workspace, paths: string[], opts: TransferOptions) {
+  const remote = openRemote(ws, opts.remote, { jobs: jobs(opts) });
+  let progress: Progress | undefined;
+  try {
+    const { roots: r } = roots(ws, paths);
+    const cache = await ws.cache();
+    const summary = await fetchData(cache, remote, r, {
+      jobs: jobs(opts),
+      onPlan: (bytes) => (progress = new Progress('fetching', bytes, { ...opts, threshold: 8 << 20 })),
+      onBytes: (n) => progress?.update(n),
+    });
+    return { remote: remote.remote.url, paths: r.length, ...summary, requests: remote.http.requests, bytesReceived: remote.http.bytesReceived };
+  } finally {
+    progress?.stop();
+    remote.close();
+  }
+}
+
+export async function pull(paths: string[], opts: TransferOptions): Promise<void> {
+  const ws = Workspace.find();
+  let fetched;
+  try {
+    fetched = await fetchInto(ws, paths, opts);
+  } finally {
+    await ws.close();
+  }
+  const checkout = await checkoutPaths(paths, opts);
+  if (opts.json) printJson({ fetch: fetched, checkout: jsonResult(checkout) });
+  else {
+    info(opts, fetched.fetchedBlobs === 0 ? 'the cache already has everything' : `fetched ${formatBytes(fetched.fetchedBytes)} from ${fetched.remote}`);
+    printResult(checkout, opts);
+  }
+  failOnProblems(checkout);
+}

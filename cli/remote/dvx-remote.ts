@@ -1,0 +1,63 @@
+import { DvxError } from '../../core/errors.ts';
+import { API_PREFIX, decodeIdList, encodeIdList, Limits, MediaType, packPutResponseSchema, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
+import { HttpClient, type ClientOptions } from './http-client.ts';
+import type { RemoteUrl } from './remote-url.ts';
+
+/**
+ * The dvx API v1 of one repository on one server (docs/protocol.md), over
+ * HttpClient. Batching to the protocol's limits happens here.
+ */
+export class DvxRemote {
+  readonly http: HttpClient;
+  private readonly repoPath: string;
+
+  constructor(readonly remote: RemoteUrl, opts: ClientOptions = {}) {
+    this.http = new HttpClient(remote.base, opts);
+    this.repoPath = `${API_PREFIX}/repos/${encodeURIComponent(remote.repo)}`;
+  }
+
+  close(): void {
+    this.http.close();
+  }
+
+  /** The repository's description, or undefined when it does not exist (yet). Throws on bad credentials. */
+  async repoInfo(): Promise<RepoInfo | undefined> {
+    const { status, data } = await this.http.json<RepoInfo>('GET', this.repoPath, undefined, [200, 404]);
+    return status === 200 ? data : undefined;
+  }
+
+  /** The ids among `ids` that the repository lacks, in order. */
+  async missing(ids: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += Limits.maxIdsPerRequest) {
+      const batch = ids.slice(i, i + Limits.maxIdsPerRequest);
+      const res = await this.http.request({ method: 'POST', path: `${this.repoPath}/blobs/missing`, body: encodeIdList(batch), contentType: MediaType.ids, headers: { accept: MediaType.ids } });
+      try {
+        out.push(...decodeIdList(res.body, batch.length));
+      } catch (err) {
+        throw new DvxError('bad_response', `the server's answer to a negotiation is malformed: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  async putPack(packId: string, length: number, body: () => AsyncIterable<Uint8Array>, onSent?: (n: number) => void): Promise<PackPutResponse> {
+    const res = await this.http.request({
+      method: 'PUT',
+      path: `${this.repoPath}/packs/${packId}`,
+      body,
+      contentLength: length,
+      contentType: MediaType.pack,
+      headers: { accept: 'application/json' },
+      onSent,
+    });
+    const parsed = packPutResponseSchema.safeParse(JSON.parse(res.body.toString('utf8')));
+    if (!parsed.success) throw new DvxError('bad_response', `the server's answer to a pack upload is malformed: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  /** Downloads a pack holding exactly `ids` (in order) to `toFile`. */
+  async fetchPack(ids: readonly string[], toFile: string, onReceived?: (n: number) => void): Promise<void> {
+    await this.http.request({ method: 'POST', path: `${this.repoPath}/blobs/fetch`, body: encodeIdList(ids), contentType: MediaType.ids, headers: { accept: MediaType.pack }, toFile, onReceived });
+  }
+}

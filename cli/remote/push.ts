@@ -1,0 +1,107 @@
+import { BlobType, PackBuilder, PACK_TARGET_BYTES, type PackIndex } from '../../core/pack.ts';
+import type { BlobLocation } from '../cache/cache-index.ts';
+import type { LocalCache } from '../cache/local-cache.ts';
+import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
+import type { DvxRemote } from './dvx-remote.ts';
+import { runTransfers } from './transfer-queue.ts';
+
+/**
+ * Push: send a remote repository what it lacks of the data some pointers name.
+ * Negotiate every blob id, then upload the missing chunks in packs (in
+ * parallel), then the missing file manifests, then the trees — each stage only
+ * after the previous one is acknowledged, because the server accepts a
+ * manifest only when everything it references is there. Running it again
+ * after any failure sends only what is still missing.
+ */
+export interface PushSummary {
+  blobs: number;
+  missing: number;
+  uploadedBlobs: number;
+  uploadedBytes: number;
+  packs: number;
+}
+
+interface UploadPack {
+  index: PackIndex;
+  tail: Buffer;
+  sources: { id: string; loc: BlobLocation }[];
+}
+
+export async function pushData(cache: LocalCache, remote: DvxRemote, roots: readonly Root[], opts: { jobs?: number; onPlan?: (bytes: number) => void; onBytes?: (bytes: number) => void } = {}): Promise<PushSummary> {
+  const reach = reachableFrom(cache, roots);
+  assertComplete(cache, reach);
+  const stages = [
+    { type: BlobType.chunk, ids: [...reach.chunks.keys()] },
+    { type: BlobType.fileManifest, ids: [...reach.files.keys()] },
+    { type: BlobType.treeManifest, ids: [...reach.trees.keys()] },
+  ];
+  const all = stages.flatMap((s) => s.ids);
+  const missing = new Set(await remote.missing(all));
+  const summary: PushSummary = { blobs: all.length, missing: missing.size, uploadedBlobs: 0, uploadedBytes: 0, packs: 0 };
+  const plans = stages.map((s) => planPacks(cache, s.ids.filter((id) => missing.has(id))));
+  opts.onPlan?.(plans.flat().reduce((n, p) => n + p.index.packBytes, 0));
+  let sent = 0;
+  for (const packs of plans) {
+    await runTransfers(
+      packs.map((p) => async () => {
+        let mine = 0;
+        await remote.putPack(p.index.packId, p.index.packBytes, () => packBody(cache, p), (n) => {
+          sent += n - mine;
+          mine = n;
+          opts.onBytes?.(sent);
+        });
+        summary.packs++;
+        summary.uploadedBlobs += p.index.entries.length;
+        summary.uploadedBytes += p.index.packBytes;
+      }),
+      opts.jobs ?? 4,
+    );
+  }
+  return summary;
+}
+
+/** Groups blobs into packs of at most the target size, in the order they lie in local packs. */
+function planPacks(cache: LocalCache, ids: string[]): UploadPack[] {
+  if (ids.length === 0) return [];
+  const locs = cache.index.locateMany(ids);
+  const items = ids.map((id, i) => ({ id, loc: locs[i]! }));
+  items.sort((a, b) => (a.loc.pack < b.loc.pack ? -1 : a.loc.pack > b.loc.pack ? 1 : a.loc.offset - b.loc.offset));
+  const packs: UploadPack[] = [];
+  let builder = new PackBuilder();
+  let sources: UploadPack['sources'] = [];
+  const finish = () => {
+    if (builder.count === 0) return;
+    const { tail, index } = builder.finish();
+    packs.push({ index, tail, sources });
+    builder = new PackBuilder();
+    sources = [];
+  };
+  for (const item of items) {
+    if (!builder.fits(item.loc.length)) finish();
+    builder.add(item.id, item.loc.type, item.loc.length);
+    sources.push(item);
+  }
+  finish();
+  return packs;
+}
+
+const READ_BYTES = 4 << 20;
+
+/** The pack's bytes, read from the local cache in large runs; callable again for a retry. */
+async function* packBody(cache: LocalCache, p: UploadPack): AsyncGenerator<Uint8Array> {
+  let i = 0;
+  while (i < p.sources.length) {
+    const first = p.sources[i]!.loc;
+    let length = first.length;
+    let j = i + 1;
+    while (j < p.sources.length) {
+      const l = p.sources[j]!.loc;
+      if (l.pack !== first.pack || l.offset !== first.offset + length || length + l.length > READ_BYTES) break;
+      length += l.length;
+      j++;
+    }
+    yield cache.packs.read(first.pack, first.offset, length);
+    i = j;
+  }
+  yield p.tail;
+}
