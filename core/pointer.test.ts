@@ -55,3 +55,10 @@ test('fuzz: any input is rejected with a FormatError or decodes canonically', ()
     samples: [Buffer.from(encodePointer(file)), Buffer.from(encodePointer(dir)), Buffer.from(encodePointer({ ...file, path: 'a b' }))],
   });
 });
+
+test('invalid UTF-8 is rejected, not replaced', () => {
+  const bytes = Buffer.from(encodePointer({ ...file, path: 'a b' }));
+  const at = bytes.indexOf('a b');
+  bytes[at] = 0xe1; // a lone lead byte
+  assert.throws(() => decodePointer(bytes), /not valid UTF-8/);
+});

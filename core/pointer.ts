@@ -75,7 +75,12 @@ function parseCount(value: string | undefined, key: string): number {
 export function decodePointer(text: string | Uint8Array): Pointer {
   if (typeof text !== 'string') {
     if (text.length > MAX_POINTER_BYTES) throw new FormatError(WHAT, `${text.length} bytes is too large for a pointer (is this the data itself?)`);
-    text = Buffer.from(text).toString('utf8');
+    try {
+      // Lossy decoding would map bad bytes to U+FFFD and accept a second encoding.
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(text);
+    } catch {
+      throw new FormatError(WHAT, 'is not valid UTF-8 text');
+    }
   }
   if (text.length > MAX_POINTER_BYTES) throw new FormatError(WHAT, 'too large for a pointer (is this the data itself?)');
   if (text.includes('\r')) throw new FormatError(WHAT, 'has CR line endings (set `* .dvx -text` in .gitattributes)');
