@@ -136,4 +136,26 @@ transferOptions(program.command('pull').description('fetch, then check out: make
   .option('-f, --force', 'overwrite local changes that are not stored anywhere')
   .action(action(async () => ({ run: (await import('./commands/transfer.ts')).pull })));
 
+program
+  .command('install')
+  .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
+  .option('--global', "install into git's template directory, so every new clone and init gets the hooks")
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/install.ts')).install })));
+
+program
+  .command('uninstall')
+  .description('remove the dvx git hooks and restore the hooks that were there before')
+  .option('--global', "from git's template directory")
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/install.ts')).uninstall })));
+
+program
+  .command('hook', { hidden: true })
+  .description('run a git hook (called by the shims that `dvx install` writes)')
+  .argument('<name>')
+  .argument('[args...]')
+  .allowUnknownOption()
+  .action(action(() => import('./commands/hook.ts')));
+
 await program.parseAsync(process.argv);

@@ -106,3 +106,61 @@ export const dirListingSchema = z.object({
   entries: z.array(z.object({ path: z.string(), type: z.enum(['file', 'dir']), size: z.number().int(), sha256: hex64.optional(), files: z.number().int().optional() })),
 });
 export type DirListing = z.infer<typeof dirListingSchema>;
+
+// ---- Commit records (git integration); see docs/protocol.md ----
+
+export const Commits = {
+  /** shas per commits/known request */
+  maxKnownShas: 10_000,
+  /** commits per commits request */
+  maxPerRequest: 1_000,
+  maxBodyBytes: 32 * 1024 * 1024,
+} as const;
+
+const gitSha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/);
+
+export const recordPointerSchema = z.strictObject({
+  path: z.string().min(1).max(4096),
+  type: z.enum(['file', 'dir']),
+  size: z.number().int().nonnegative(),
+  files: z.number().int().nonnegative().optional(),
+  sha256: hex64,
+  manifest: hex64,
+});
+export type RecordPointer = z.infer<typeof recordPointerSchema>;
+
+const personSchema = z.strictObject({
+  name: z.string().max(1000),
+  email: z.string().max(1000),
+  time: z.number().int(),
+  tz: z.string().regex(/^[+-]\d{4}$/),
+});
+
+export const commitRecordSchema = z
+  .strictObject({
+    sha: gitSha,
+    parents: z.array(gitSha).max(64),
+    author: personSchema,
+    committer: personSchema,
+    message: z.string().max(1_000_000),
+    pointers: z.array(recordPointerSchema).optional(),
+    changes: z.strictObject({ set: z.array(recordPointerSchema), removed: z.array(z.string().min(1).max(4096)) }).optional(),
+  })
+  .refine((c) => (c.pointers === undefined) !== (c.changes === undefined), { message: 'a commit carries either pointers or changes' });
+export type CommitRecord = z.infer<typeof commitRecordSchema>;
+
+export const refUpdateSchema = z.strictObject({
+  name: z.string().regex(/^refs\/(heads|tags)\/[^\0\s~^:?*[\\]+$/).max(1000),
+  sha: gitSha.nullable(),
+});
+export type RefUpdate = z.infer<typeof refUpdateSchema>;
+
+export const commitsRequestSchema = z.strictObject({
+  commits: z.array(commitRecordSchema).max(Commits.maxPerRequest),
+  refs: z.array(refUpdateSchema).max(10_000).default([]),
+});
+export type CommitsRequest = z.input<typeof commitsRequestSchema>;
+
+export const commitsResponseSchema = z.object({ recorded: z.number().int(), refs: z.number().int() });
+export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).max(Commits.maxKnownShas) });
+export const knownResponseSchema = z.object({ known: z.array(gitSha) });

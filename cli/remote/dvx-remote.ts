@@ -1,5 +1,5 @@
 import { DvxError } from '../../core/errors.ts';
-import { API_PREFIX, decodeIdList, encodeIdList, Limits, MediaType, packPutResponseSchema, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
+import { API_PREFIX, Commits, commitsResponseSchema, decodeIdList, encodeIdList, knownResponseSchema, Limits, MediaType, packPutResponseSchema, type CommitsRequest, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
 import { HttpClient, type ClientOptions } from './http-client.ts';
 import type { RemoteUrl } from './remote-url.ts';
 
@@ -59,5 +59,24 @@ export class DvxRemote {
   /** Downloads a pack holding exactly `ids` (in order) to `toFile`. */
   async fetchPack(ids: readonly string[], toFile: string, onReceived?: (n: number) => void): Promise<void> {
     await this.http.request({ method: 'POST', path: `${this.repoPath}/blobs/fetch`, body: encodeIdList(ids), contentType: MediaType.ids, headers: { accept: MediaType.pack }, toFile, onReceived });
+  }
+
+  /** The commits among `shas` that the server has records of. */
+  async knownCommits(shas: readonly string[]): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (let i = 0; i < shas.length; i += Commits.maxKnownShas) {
+      const { data } = await this.http.json<unknown>('POST', `${this.repoPath}/commits/known`, { shas: shas.slice(i, i + Commits.maxKnownShas) });
+      const parsed = knownResponseSchema.safeParse(data);
+      if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed commits/known answer');
+      for (const s of parsed.data.known) known.add(s);
+    }
+    return known;
+  }
+
+  async recordCommits(body: CommitsRequest): Promise<{ recorded: number; refs: number }> {
+    const { data } = await this.http.json<unknown>('POST', `${this.repoPath}/commits`, body);
+    const parsed = commitsResponseSchema.safeParse(data);
+    if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed answer to commit records');
+    return parsed.data;
   }
 }

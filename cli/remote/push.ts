@@ -1,4 +1,4 @@
-import { BlobType, PackBuilder, PACK_TARGET_BYTES, type PackIndex } from '../../core/pack.ts';
+import { PackBuilder, type PackIndex } from '../../core/pack.ts';
 import type { BlobLocation } from '../cache/cache-index.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
@@ -7,11 +7,15 @@ import { runTransfers } from './transfer-queue.ts';
 
 /**
  * Push: send a remote repository what it lacks of the data some pointers name.
- * Negotiate every blob id, then upload the missing chunks in packs (in
- * parallel), then the missing file manifests, then the trees — each stage only
- * after the previous one is acknowledged, because the server accepts a
- * manifest only when everything it references is there. Running it again
- * after any failure sends only what is still missing.
+ *
+ * Negotiation goes top-down: first the pointers' manifests; the server holds a
+ * manifest only with everything under it, so only for manifests it lacks does
+ * the client look inside (trees, then file manifests, then chunks). Data the
+ * server already has therefore never needs to be in the local cache. Uploads
+ * go bottom-up: chunk packs (in parallel), then file manifests, then trees,
+ * each stage after the previous one is acknowledged, because the server
+ * accepts a manifest only when everything it references is there. Running it
+ * again after any failure sends only what is still missing.
  */
 export interface PushSummary {
   blobs: number;
@@ -28,17 +32,28 @@ interface UploadPack {
 }
 
 export async function pushData(cache: LocalCache, remote: DvxRemote, roots: readonly Root[], opts: { jobs?: number; onPlan?: (bytes: number) => void; onBytes?: (bytes: number) => void } = {}): Promise<PushSummary> {
-  const reach = reachableFrom(cache, roots);
+  const rootIds = [...new Set(roots.map((r) => r.pointer.manifest))];
+  const missingRoots = new Set(await remote.missing(rootIds));
+  const reach = reachableFrom(cache, roots.filter((r) => missingRoots.has(r.pointer.manifest)));
   assertComplete(cache, reach);
+  // Trees the server lacks may still list file manifests it has.
+  const fileIds = [...reach.files.keys()];
+  const missingFiles = new Set(reach.trees.size > 0 ? await remote.missing(fileIds) : fileIds);
+  const chunkIds = [...new Set([...reach.files].filter(([id]) => missingFiles.has(id)).flatMap(([, m]) => m.chunks.map((c) => c.id)))];
+  const missingChunks = await remote.missing(chunkIds);
   const stages = [
-    { type: BlobType.chunk, ids: [...reach.chunks.keys()] },
-    { type: BlobType.fileManifest, ids: [...reach.files.keys()] },
-    { type: BlobType.treeManifest, ids: [...reach.trees.keys()] },
+    missingChunks,
+    fileIds.filter((id) => missingFiles.has(id)),
+    [...reach.trees.keys()],
   ];
-  const all = stages.flatMap((s) => s.ids);
-  const missing = new Set(await remote.missing(all));
-  const summary: PushSummary = { blobs: all.length, missing: missing.size, uploadedBlobs: 0, uploadedBytes: 0, packs: 0 };
-  const plans = stages.map((s) => planPacks(cache, s.ids.filter((id) => missing.has(id))));
+  const summary: PushSummary = {
+    blobs: rootIds.length + (reach.trees.size > 0 ? fileIds.length : 0) + chunkIds.length,
+    missing: stages.reduce((n, s) => n + s.length, 0),
+    uploadedBlobs: 0,
+    uploadedBytes: 0,
+    packs: 0,
+  };
+  const plans = stages.map((ids) => planPacks(cache, ids));
   opts.onPlan?.(plans.flat().reduce((n, p) => n + p.index.packBytes, 0));
   let sent = 0;
   for (const packs of plans) {

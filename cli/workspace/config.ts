@@ -25,6 +25,12 @@ export const configSchema = z.strictObject({
     .optional(),
   remotes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), z.strictObject({ url: z.string().url() })).optional(),
   default_remote: z.string().optional(),
+  hooks: z
+    .strictObject({
+      /** post-checkout/merge/rewrite fetch missing data from the default remote */
+      fetch: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -60,6 +66,7 @@ export function mergeConfig(shared: Config, local: Config): Config {
     ...shared,
     ...local,
     cache: { ...shared.cache, ...local.cache },
+    hooks: { ...shared.hooks, ...local.hooks },
     remotes: { ...shared.remotes, ...local.remotes },
     default_remote: local.default_remote ?? shared.default_remote,
   };

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DvxError } from '../../core/errors.ts';
+import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
+import { gitTopLevel } from '../git.ts';
+import { CONFIG_FILE, DVX_DIR, Workspace } from '../workspace/workspace.ts';
+
+/**
+ * `dvx hook <name> [args...]`: what the shims in .git/hooks call. In a
+ * repository without dvx (e.g. hooks installed globally) every hook is a no-op.
+ */
+export async function run(name: string, args: string[]): Promise<void> {
+  if (!(HOOK_NAMES as readonly string[]).includes(name)) throw new DvxError('usage', `unknown hook ${JSON.stringify(name)}; dvx handles ${HOOK_NAMES.join(', ')}`);
+  const top = gitTopLevel(process.cwd());
+  if (!top || !existsSync(join(top, DVX_DIR, CONFIG_FILE))) return;
+  const ws = Workspace.find();
+  try {
+    await dispatch(ws, name as HookName, args);
+  } finally {
+    await ws.close();
+  }
+}
+
+async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<void> {
+  switch (hook) {
+    case 'pre-commit':
+      return (await import('../hooks/pre-commit.ts')).preCommit(ws);
+    case 'pre-push':
+      return (await import('../hooks/pre-push.ts')).prePush(ws, await readStdin());
+    case 'post-checkout':
+    case 'post-merge':
+      return (await import('../hooks/materialize.ts')).materializeAfterGit(ws);
+    case 'post-rewrite':
+      await readStdin();
+      return (await import('../hooks/materialize.ts')).materializeAfterGit(ws);
+    case 'post-commit':
+      // The pipeline runner hooks in here (dvx.yaml); nothing to do without it.
+      void args;
+      return;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}

@@ -1,0 +1,28 @@
+import { DvxError } from '../../core/errors.ts';
+import { gitTopLevel } from '../git.ts';
+import { globalTemplateHooksDir, hooksDir, installHooks, uninstallHooks } from '../hooks/installer.ts';
+import { info, printJson, type OutputOptions } from '../ui.ts';
+
+interface InstallOptions extends OutputOptions {
+  global?: boolean;
+}
+
+function targetDir(opts: InstallOptions): string {
+  if (opts.global) return globalTemplateHooksDir();
+  const top = gitTopLevel(process.cwd());
+  if (!top) throw new DvxError('not_a_git_repo', `${process.cwd()} is not inside a git working tree`, 'run it inside the repository, or use --global for every new clone');
+  return hooksDir(top);
+}
+
+export async function install(opts: InstallOptions): Promise<void> {
+  const r = installHooks(targetDir(opts));
+  if (opts.json) return printJson(r);
+  info(opts, `dvx hooks ${r.installed.length ? 'installed' : 'refreshed'} in ${r.dir}${r.chained.length ? `\nkept your existing ${r.chained.join(', ')} hook(s): they run first` : ''}`);
+  if (opts.global) info(opts, 'every new `git clone` or `git init` gets them; run `dvx pull` in a fresh clone to get its data');
+}
+
+export async function uninstall(opts: InstallOptions): Promise<void> {
+  const r = uninstallHooks(targetDir(opts));
+  if (opts.json) return printJson(r);
+  info(opts, r.removed.length ? `removed dvx hooks from ${r.dir}${r.restored.length ? `; restored ${r.restored.join(', ')}` : ''}` : `no dvx hooks in ${r.dir}`);
+}

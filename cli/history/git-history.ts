@@ -1,0 +1,286 @@
+import fs from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import git from 'isomorphic-git';
+import { DvxError, FormatError } from '../../core/errors.ts';
+import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
+import { gitSync } from '../git.ts';
+
+/**
+ * Reads git history with isomorphic-git, without spawning git: commits, and the
+ * dvx pointers each commit contains. Read-only: isomorphic-git runs no hooks and
+ * must never write a repository the git CLI may be writing.
+ *
+ * Trees are compared by object id, so finding what changed between two commits
+ * touches only the subtrees that differ; pointer blobs are decoded once.
+ */
+export interface CommitInfo {
+  readonly sha: string;
+  readonly parents: readonly string[];
+  readonly tree: string;
+  readonly message: string;
+  readonly author: Person;
+  readonly committer: Person;
+}
+
+export interface Person {
+  readonly name: string;
+  readonly email: string;
+  /** seconds since the epoch */
+  readonly time: number;
+  /** "+0100" */
+  readonly tz: string;
+}
+
+export interface PointerChanges {
+  /** data path → pointer, for pointers added or changed */
+  readonly set: Map<string, Pointer>;
+  /** data paths whose pointer was removed */
+  readonly removed: string[];
+}
+
+const ZERO = /^0+$/;
+
+export class GitHistory {
+  private readonly cache = {};
+  private readonly commits = new Map<string, CommitInfo>();
+  private readonly pointerBlobs = new Map<string, Pointer>();
+  private readonly treePointers = new Map<string, ReadonlyArray<readonly [string, string]>>();
+
+  private constructor(readonly dir: string, readonly gitdir: string) {}
+
+  static open(root: string): GitHistory {
+    const raw = gitSync(root, ['rev-parse', '--git-dir']).trim();
+    return new GitHistory(root, isAbsolute(raw) ? raw : join(root, raw));
+  }
+
+  private get base() {
+    return { fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache };
+  }
+
+  static isZero(sha: string): boolean {
+    return ZERO.test(sha);
+  }
+
+  /** A full commit sha for a ref, a tag or an abbreviated sha; undefined if nothing matches. */
+  async resolve(rev: string): Promise<string | undefined> {
+    try {
+      const oid = await git.resolveRef({ ...this.base, ref: rev });
+      return await this.peel(oid);
+    } catch {
+      // not a ref
+    }
+    if (/^[0-9a-f]{4,64}$/i.test(rev)) {
+      try {
+        return await this.peel(await git.expandOid({ ...this.base, oid: rev.toLowerCase() }));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Follows annotated tags to the commit they name. */
+  private async peel(oid: string): Promise<string> {
+    for (let i = 0; i < 10; i++) {
+      const { type, object } = await git.readObject({ ...this.base, oid, format: 'parsed' });
+      if (type === 'commit') return oid;
+      if (type === 'tag') {
+        oid = (object as { object: string }).object;
+        continue;
+      }
+      throw new DvxError('not_a_commit', `${oid} is a ${type}, not a commit`);
+    }
+    throw new DvxError('not_a_commit', `${oid}: tag chain too long`);
+  }
+
+  async commit(sha: string): Promise<CommitInfo> {
+    let c = this.commits.get(sha);
+    if (c) return c;
+    const { commit } = await git.readCommit({ ...this.base, oid: sha });
+    const person = (p: { name: string; email: string; timestamp: number; timezoneOffset: number }): Person => ({ name: p.name, email: p.email, time: p.timestamp, tz: formatTz(p.timezoneOffset) });
+    c = { sha, parents: commit.parent, tree: commit.tree, message: commit.message, author: person(commit.author), committer: person(commit.committer) };
+    this.commits.set(sha, c);
+    return c;
+  }
+
+  /** Every pointer in a commit, by data path. */
+  async pointersAt(sha: string): Promise<Map<string, Pointer>> {
+    const c = await this.commit(sha);
+    const out = new Map<string, Pointer>();
+    for (const [path, blob] of await this.pointerEntries(c.tree, '')) {
+      out.set(dataPathOf(path)!, await this.pointer(blob, path, sha));
+    }
+    return out;
+  }
+
+  /** Pointer files under a tree: [path relative to the tree, blob id]. */
+  private async pointerEntries(tree: string, at: string): Promise<ReadonlyArray<readonly [string, string]>> {
+    const cached = this.treePointers.get(tree);
+    if (cached) return cached;
+    const out: [string, string][] = [];
+    const { tree: entries } = await git.readTree({ ...this.base, oid: tree });
+    for (const e of entries) {
+      if (e.type === 'tree') {
+        if (at === '' && e.path === '.dvx') continue;
+        for (const [p, b] of await this.pointerEntries(e.oid, `${at}${e.path}/`)) out.push([`${e.path}/${p}`, b]);
+      } else if (e.type === 'blob' && dataPathOf(e.path) !== undefined) {
+        out.push([e.path, e.oid]);
+      }
+    }
+    this.treePointers.set(tree, out);
+    return out;
+  }
+
+  /** Pointers added, changed or removed from one commit to another (either may be undefined: empty). */
+  async changes(from: string | undefined, to: string): Promise<PointerChanges> {
+    const a = from ? (await this.commit(from)).tree : undefined;
+    const b = (await this.commit(to)).tree;
+    const result: PointerChanges = { set: new Map(), removed: [] };
+    await this.diffTrees(a, b, '', result, to);
+    return result;
+  }
+
+  private async diffTrees(a: string | undefined, b: string | undefined, prefix: string, out: PointerChanges, commit: string): Promise<void> {
+    if (a === b) return;
+    const list = async (t: string | undefined) => (t ? (await git.readTree({ ...this.base, oid: t })).tree : []);
+    const ea = new Map((await list(a)).map((e) => [e.path, e]));
+    const eb = new Map((await list(b)).map((e) => [e.path, e]));
+    for (const name of new Set([...ea.keys(), ...eb.keys()])) {
+      if (prefix === '' && name === '.dvx') continue;
+      const x = ea.get(name);
+      const y = eb.get(name);
+      if (x?.oid === y?.oid && x?.type === y?.type) continue;
+      const path = prefix + name;
+      const xTree = x?.type === 'tree' ? x.oid : undefined;
+      const yTree = y?.type === 'tree' ? y.oid : undefined;
+      if (xTree || yTree) await this.diffTrees(xTree, yTree, `${path}/`, out, commit);
+      const data = dataPathOf(path);
+      if (data === undefined) continue;
+      const yPointer = y?.type === 'blob' ? y.oid : undefined;
+      if (yPointer) out.set.set(data, await this.pointer(yPointer, path, commit));
+      else if (x?.type === 'blob') out.removed.push(data);
+    }
+  }
+
+  private async pointer(blob: string, path: string, commit: string): Promise<Pointer> {
+    let p = this.pointerBlobs.get(blob);
+    if (p) return p;
+    const { blob: bytes } = await git.readBlob({ ...this.base, oid: blob });
+    try {
+      p = decodePointer(bytes);
+    } catch (err) {
+      if (err instanceof FormatError) throw new DvxError('bad_pointer', `commit ${commit.slice(0, 10)}: ${path} is not a valid pointer: ${err.message.replace(/^pointer file: /, '')}`, 'fix the pointer in a new commit (`dvx add` rewrites it)');
+      throw err;
+    }
+    this.pointerBlobs.set(blob, p);
+    return p;
+  }
+
+  /**
+   * Commits reachable from `tips`, parents before children, not descending into
+   * commits for which `stop` (asked in batches) answers true.
+   */
+  async newCommits(tips: readonly string[], stop: (shas: string[]) => Promise<Set<string>>, batch = 500): Promise<CommitInfo[]> {
+    const found = new Map<string, CommitInfo>();
+    const seen = new Set<string>();
+    let frontier = [...new Set(tips)].filter((t) => !GitHistory.isZero(t));
+    while (frontier.length > 0) {
+      // Read ahead up to `batch` commits before asking which are already known.
+      const layer: CommitInfo[] = [];
+      const queue = [...frontier];
+      frontier = [];
+      while (queue.length > 0 && layer.length < batch) {
+        const sha = queue.shift()!;
+        if (seen.has(sha)) continue;
+        seen.add(sha);
+        let c: CommitInfo;
+        try {
+          c = await this.commit(sha);
+        } catch {
+          continue; // outside a shallow clone's history: nothing to send
+        }
+        layer.push(c);
+        queue.push(...c.parents);
+      }
+      frontier.push(...queue);
+      const known = await stop(layer.map((c) => c.sha));
+      // A known commit's ancestors were recorded before it: cut them off.
+      const cut = new Set<string>();
+      const mark = (sha: string) => {
+        const stack = [sha];
+        while (stack.length) {
+          const s = stack.pop()!;
+          if (cut.has(s)) continue;
+          cut.add(s);
+          const c = this.commits.get(s);
+          if (c) stack.push(...c.parents);
+        }
+      };
+      for (const s of known) mark(s);
+      for (const c of layer) if (!cut.has(c.sha)) found.set(c.sha, c);
+      frontier = frontier.filter((s) => !cut.has(s));
+      for (const s of cut) found.delete(s);
+    }
+    return topoOrder([...found.values()]);
+  }
+
+  /** Branches and tags of the local repository, with the commits they name. */
+  async localRefs(): Promise<{ name: string; sha: string }[]> {
+    const out: { name: string; sha: string }[] = [];
+    for (const b of await git.listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
+    for (const t of await git.listTags({ ...this.base })) {
+      const sha = await this.resolve(`refs/tags/${t}`).catch(() => undefined);
+      if (sha) out.push({ name: `refs/tags/${t}`, sha });
+    }
+    return out;
+  }
+
+  /** Commits reachable from `tips`, newest first by committer time. */
+  async ancestry(tips: readonly string[], limit = Infinity): Promise<CommitInfo[]> {
+    const seen = new Set<string>();
+    const out: CommitInfo[] = [];
+    const queue = [...tips];
+    while (queue.length && out.length < limit) {
+      const sha = queue.pop()!;
+      if (seen.has(sha)) continue;
+      seen.add(sha);
+      let c: CommitInfo;
+      try {
+        c = await this.commit(sha);
+      } catch {
+        continue;
+      }
+      out.push(c);
+      queue.push(...c.parents);
+    }
+    return out.sort((a, b) => b.committer.time - a.committer.time);
+  }
+}
+
+/** Parents before children (Kahn's algorithm over the commits given). */
+function topoOrder(commits: CommitInfo[]): CommitInfo[] {
+  const bySha = new Map(commits.map((c) => [c.sha, c]));
+  const pending = new Map(commits.map((c) => [c.sha, c.parents.filter((p) => bySha.has(p)).length]));
+  const children = new Map<string, string[]>();
+  for (const c of commits) for (const p of c.parents) if (bySha.has(p)) children.set(p, [...(children.get(p) ?? []), c.sha]);
+  const ready = commits.filter((c) => pending.get(c.sha) === 0).sort((a, b) => a.committer.time - b.committer.time);
+  const out: CommitInfo[] = [];
+  while (ready.length) {
+    const c = ready.shift()!;
+    out.push(c);
+    for (const ch of children.get(c.sha) ?? []) {
+      const n = pending.get(ch)! - 1;
+      pending.set(ch, n);
+      if (n === 0) ready.push(bySha.get(ch)!);
+    }
+  }
+  return out;
+}
+
+function formatTz(offsetMinutes: number): string {
+  // isomorphic-git gives minutes *behind* UTC (like Date#getTimezoneOffset).
+  const m = -offsetMinutes;
+  const sign = m < 0 ? '-' : '+';
+  const abs = Math.abs(m);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,128 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DvxError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../fs-util.ts';
+import { gitSync } from '../git.ts';
+
+/**
+ * Puts dvx's hook shims (hooks/shim.sh) where git looks for hooks, and takes
+ * them away again.
+ *
+ * - The directory is what `git rev-parse --git-path hooks` says, so
+ *   core.hooksPath (husky and friends) is respected.
+ * - A hook already there is never overwritten: it is renamed
+ *   `<hook>.dvx-chained` and the shim runs it first; uninstall renames it back.
+ * - Installing twice only refreshes the shims (e.g. after dvx moved).
+ * - The shim records the absolute paths of node and of this dvx, so hooks work
+ *   where dvx is not on the PATH (GUI clients, CI).
+ */
+export const HOOK_NAMES = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+const MARKER = '# dvx hook shim';
+const CHAINED = '.dvx-chained';
+
+function packageRoot(): string {
+  // cli/hooks/installer.ts or dist/cli/hooks/installer.js
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the dvx package root');
+    dir = up;
+  }
+  return dir;
+}
+
+function dvxEntry(): string {
+  const root = packageRoot();
+  const built = join(root, 'dist', 'cli', 'bin.js');
+  if (!existsSync(built)) throw new DvxError('not_built', `dvx is not built (${built} is missing)`, 'run `npm run build` in the dvx checkout');
+  return built;
+}
+
+function shimText(hook: HookName): string {
+  const template = readFileSync(join(packageRoot(), 'hooks', 'shim.sh'), 'utf8');
+  const quote = (s: string) => s.replace(/'/g, `'\\''`);
+  return template.replaceAll('__HOOK__', hook).replaceAll('__NODE__', quote(process.execPath)).replaceAll('__DVX__', quote(dvxEntry()));
+}
+
+export function isShim(path: string): boolean {
+  try {
+    return readFileSync(path, 'utf8').includes(MARKER);
+  } catch {
+    return false;
+  }
+}
+
+/** The directory git runs hooks from, for the repository at `root`. */
+export function hooksDir(root: string): string {
+  const p = gitSync(root, ['rev-parse', '--git-path', 'hooks']).trim();
+  return isAbsolute(p) ? p : resolve(root, p);
+}
+
+export interface InstallReport {
+  dir: string;
+  installed: HookName[];
+  chained: HookName[];
+  refreshed: HookName[];
+}
+
+export function installHooks(dir: string): InstallReport {
+  const report: InstallReport = { dir, installed: [], chained: [], refreshed: [] };
+  mkdirSync(dir, { recursive: true });
+  for (const hook of HOOK_NAMES) {
+    const path = join(dir, hook);
+    const chained = path + CHAINED;
+    if (existsSync(path) && !isShim(path)) {
+      if (existsSync(chained)) {
+        throw new DvxError('hook_conflict', `${path} is not a dvx shim, and ${chained} exists too`, `decide which one to keep, remove the other, and run \`dvx install\` again`);
+      }
+      renameSync(path, chained);
+      report.chained.push(hook);
+    }
+    const refreshed = existsSync(path);
+    writeFileAtomic(path, shimText(hook), { mode: 0o755 });
+    chmodSync(path, 0o755);
+    (refreshed ? report.refreshed : report.installed).push(hook);
+  }
+  return report;
+}
+
+export interface UninstallReport {
+  dir: string;
+  removed: HookName[];
+  restored: HookName[];
+}
+
+export function uninstallHooks(dir: string): UninstallReport {
+  const report: UninstallReport = { dir, removed: [], restored: [] };
+  for (const hook of HOOK_NAMES) {
+    const path = join(dir, hook);
+    const chained = path + CHAINED;
+    if (isShim(path)) {
+      rmSync(path);
+      report.removed.push(hook);
+      if (existsSync(chained)) {
+        renameSync(chained, path);
+        report.restored.push(hook);
+      }
+    }
+  }
+  return report;
+}
+
+/**
+ * For `--global`: the hooks directory of git's template (init.templateDir),
+ * which `git init` and `git clone` copy into every new repository. Sets a
+ * template directory of dvx's own when none is configured.
+ */
+export function globalTemplateHooksDir(): string {
+  let template = gitSync(process.cwd(), ['config', '--global', '--get', 'init.templateDir'], { allowFail: true }).trim();
+  if (!template) {
+    const base = process.env.XDG_CONFIG_HOME || join(process.env.HOME ?? '', '.config');
+    template = join(base, 'dvx', 'git-template');
+    gitSync(process.cwd(), ['config', '--global', 'init.templateDir', template]);
+  }
+  if (template.startsWith('~/')) template = join(process.env.HOME ?? '', template.slice(2));
+  return join(template, 'hooks');
+}

@@ -1,0 +1,38 @@
+import { DvxError } from '../../core/errors.ts';
+import { gitAdd, gitSync } from '../git.ts';
+import { formatBytes } from '../ui.ts';
+import { refreshChanged } from '../workspace/refresh.ts';
+import type { Workspace } from '../workspace/workspace.ts';
+
+/**
+ * pre-commit: the commit must name the data in the working tree. Tracked data
+ * that changed is re-recorded and its pointer restaged; a commit that would put
+ * tracked data itself (or a broken pointer) into git is refused.
+ */
+export async function preCommit(ws: Workspace): Promise<void> {
+  const tracked = ws.tracked();
+  const broken = tracked.find((t) => t.error);
+  if (broken) throw new DvxError('bad_pointer', `refusing to commit: ${broken.error!.message}`, broken.error!.hint);
+
+  const staged = gitSync(ws.root, ['diff', '--cached', '--name-only', '-z', '--diff-filter=ACMR']).split('\0').filter(Boolean);
+  const dataPaths = tracked.map((t) => t.dataPath);
+  const leaked = staged.filter((s) => dataPaths.some((d) => s === d || s.startsWith(d + '/')));
+  if (leaked.length > 0) {
+    throw new DvxError(
+      'data_in_git',
+      `refusing to commit ${leaked[0]}${leaked.length > 1 ? ` (and ${leaked.length - 1} more)` : ''}: it is data tracked by dvx, and git must only get its pointer`,
+      `unstage it with \`git rm --cached -r -- ${leaked.join(' ')}\``,
+    );
+  }
+
+  const { updated, pointerPaths } = await refreshChanged(ws, tracked);
+  if (pointerPaths.length === 0) return;
+  // git decides whether there is anything to commit before running this hook;
+  // with nothing staged (and no -a, which commits through a temporary index) it
+  // will stop with "nothing to commit" although we stage pointers now.
+  const plainIndex = /(^|\/)index$/.test(process.env.GIT_INDEX_FILE ?? 'index');
+  const nothingStaged = plainIndex && gitSync(ws.root, ['diff', '--cached', '--name-only']).trim() === '';
+  gitAdd(ws.root, pointerPaths);
+  for (const o of updated) process.stderr.write(`dvx: recorded ${o.dataPath} (${formatBytes(o.pointer.size)}, ${formatBytes(o.newBytes)} new)\n`);
+  if (nothingStaged) process.stderr.write('dvx: the new pointers are staged; if git says "nothing to commit", run the same `git commit` again (or use `git commit -a`)\n');
+}

@@ -1,0 +1,119 @@
+import { DvxError } from '../../core/errors.ts';
+import type { Pointer } from '../../core/pointer.ts';
+import { Commits, type CommitRecord, type RecordPointer, type RefUpdate } from '../../core/protocol.ts';
+import type { Root } from '../cache/reachable.ts';
+import { GitHistory, type CommitInfo } from '../history/git-history.ts';
+import { pushData } from '../remote/push.ts';
+import { openRemote } from '../remote/resolve.ts';
+import { formatBytes, plural } from '../ui.ts';
+import type { Workspace } from '../workspace/workspace.ts';
+
+/**
+ * pre-push: before git sends commits, make sure the dvx server has the data of
+ * every pointer in them, then record the commits (which dataset versions each
+ * names, and the refs pushed). Any failure fails the push, so no one ever
+ * fetches a pointer whose data is missing; commit records are sent only after
+ * all data is acknowledged, and in one transaction per request.
+ */
+interface PushLine {
+  localRef: string;
+  localSha: string;
+  remoteRef: string;
+  remoteSha: string;
+}
+
+export function parsePushLines(stdin: string): PushLine[] {
+  return stdin
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [localRef, localSha, remoteRef, remoteSha] = l.split(/\s+/);
+      if (!localRef || !localSha || !remoteRef || !remoteSha) throw new DvxError('bad_hook_input', `unexpected pre-push input line: ${JSON.stringify(l)}`);
+      return { localRef, localSha, remoteRef, remoteSha };
+    });
+}
+
+export async function prePush(ws: Workspace, stdin: string): Promise<void> {
+  const lines = parsePushLines(stdin);
+  if (lines.length === 0) return;
+  const history = GitHistory.open(ws.root);
+  const tips = lines.filter((l) => !GitHistory.isZero(l.localSha)).map((l) => l.localSha);
+  const refs: RefUpdate[] = lines
+    .filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef))
+    .map((l) => ({ name: l.remoteRef, sha: GitHistory.isZero(l.localSha) ? null : l.localSha }));
+
+  let remote;
+  try {
+    remote = openRemote(ws);
+  } catch (err) {
+    // Without a dvx remote, a push is fine only if it carries no pointers at all.
+    const remoteShas = new Set(lines.map((l) => l.remoteSha));
+    const commits = await history.newCommits(tips, async (shas) => new Set(shas.filter((s) => remoteShas.has(s))));
+    for (const c of commits) {
+      const ch = await history.changes(c.parents[0], c.sha);
+      if (ch.set.size > 0) throw new DvxError('no_remote', `these commits name dvx data (e.g. ${[...ch.set.keys()][0]}) but no dvx remote is configured to push it to`, (err as DvxError).hint);
+    }
+    return;
+  }
+  try {
+    const commits = await history.newCommits(tips, (shas) => remote.knownCommits(shas));
+    const inPush = new Set(commits.map((c) => c.sha));
+    const outsideParents = [...new Set(commits.map((c) => c.parents[0]).filter((p): p is string => !!p && !inPush.has(p)))];
+    const knownParents = outsideParents.length ? await remote.knownCommits(outsideParents) : new Set<string>();
+
+    const records: CommitRecord[] = [];
+    const roots = new Map<string, Root>();
+    for (const c of commits) {
+      const parent = c.parents[0];
+      const base = { sha: c.sha, parents: [...c.parents], author: c.author, committer: c.committer, message: c.message };
+      if (parent && (inPush.has(parent) || knownParents.has(parent))) {
+        const ch = await history.changes(parent, c.sha);
+        for (const [path, p] of ch.set) roots.set(p.manifest, { path, pointer: p });
+        records.push({ ...base, changes: { set: [...ch.set].map(([path, p]) => recordPointer(path, p)), removed: ch.removed } });
+      } else {
+        const all = await history.pointersAt(c.sha);
+        for (const [path, p] of all) roots.set(p.manifest, { path, pointer: p });
+        records.push({ ...base, pointers: [...all].map(([path, p]) => recordPointer(path, p)) });
+      }
+    }
+
+    const cache = await ws.cache();
+    const summary = roots.size > 0 ? await pushData(cache, remote, [...roots.values()]) : undefined;
+    for (const batch of batches(records)) await remote.recordCommits({ commits: batch, refs: [] });
+    if (refs.length > 0) await remote.recordCommits({ commits: [], refs });
+    if (summary && summary.uploadedBytes > 0) {
+      process.stderr.write(`dvx: pushed data for ${plural(commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(summary.uploadedBytes)} in ${plural(summary.packs, 'pack')}\n`);
+    }
+  } catch (err) {
+    if (err instanceof DvxError) throw new DvxError(err.code, `the push is stopped because dvx could not send its data: ${err.message}`, err.hint ?? 'fix the problem and push again; nothing was half-recorded');
+    throw err;
+  } finally {
+    remote.close();
+  }
+}
+
+function recordPointer(path: string, p: Pointer): RecordPointer {
+  return { path, type: p.type, size: p.size, ...(p.files !== undefined ? { files: p.files } : {}), sha256: p.sha256, manifest: p.manifest };
+}
+
+/** Splits records by count and approximate body size, keeping order (parents first). */
+function batches(records: CommitRecord[]): CommitRecord[][] {
+  const out: CommitRecord[][] = [];
+  let cur: CommitRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = JSON.stringify(r).length;
+    if (cur.length > 0 && (cur.length >= Commits.maxPerRequest || bytes + size > Commits.maxBodyBytes / 2)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(r);
+    bytes += size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+export type { CommitInfo };

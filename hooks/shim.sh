@@ -1,0 +1,38 @@
+#!/bin/sh
+# dvx hook shim (__HOOK__), written by `dvx install`; `dvx uninstall` removes it
+# and puts back the hook that was here before (kept as __HOOK__.dvx-chained).
+# It runs that previous hook first, then `dvx hook __HOOK__`, with git's
+# arguments and standard input. DVX_SKIP_HOOKS=1 skips the dvx part.
+hook='__HOOK__'
+node='__NODE__'
+dvx='__DVX__'
+dir=$(dirname "$0")
+input=
+case "$hook" in
+  pre-push|post-rewrite)
+    input=$(mktemp) || exit 1
+    trap 'rm -f "$input"' EXIT
+    cat > "$input"
+    ;;
+esac
+run() {
+  if [ -n "$input" ]; then "$@" < "$input"; else "$@"; fi
+}
+if [ -x "$dir/$hook.dvx-chained" ]; then
+  run "$dir/$hook.dvx-chained" "$@" || exit $?
+fi
+[ "${DVX_SKIP_HOOKS:-}" = 1 ] && exit 0
+if [ -x "$node" ] && [ -f "$dvx" ]; then
+  run "$node" "$dvx" hook "$hook" "$@"
+  exit $?
+fi
+if command -v dvx >/dev/null 2>&1; then
+  run dvx hook "$hook" "$@"
+  exit $?
+fi
+echo "dvx: the $hook hook needs dvx, but the dvx that installed it is gone ($node $dvx) and none is on the PATH." >&2
+echo "dvx: reinstall dvx and run 'dvx install' in this repository, or set DVX_SKIP_HOOKS=1 to go on without dvx." >&2
+case "$hook" in
+  pre-*) exit 1 ;;
+  *) exit 0 ;;
+esac
