@@ -137,6 +137,42 @@ transferOptions(program.command('pull').description('fetch, then check out: make
   .action(action(async () => ({ run: (await import('./commands/transfer.ts')).pull })));
 
 program
+  .command('log')
+  .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each)')
+  .argument('<path>', 'a tracked file or directory (or its pointer)')
+  .option('--rev <rev>', 'start from this revision', 'HEAD')
+  .option('-n, --max-count <n>', 'show at most n versions')
+  .addOption(json())
+  .action(action(() => import('./commands/log.ts')));
+
+program
+  .command('diff')
+  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the working tree)')
+  .argument('[rev-a]', 'the older revision (default HEAD)')
+  .argument('[rev-b]', 'the newer revision (default: the working tree)')
+  .addOption(json())
+  .action(action(() => import('./commands/diff.ts')));
+
+program
+  .command('get')
+  .description('download a dataset version from a dvx server without cloning (verified, resumable)')
+  .argument('<server-url>', 'e.g. http://localhost:8080')
+  .argument('<repo>', 'repository name')
+  .argument('<path>', 'path of the file or directory in the repository')
+  .option('--rev <rev>', 'branch, tag or commit', 'main')
+  .option('-o, --output <path>', 'where to write it (- for stdout; default: its name)')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/get.ts')));
+
+program
+  .command('gc')
+  .description('delete cache data that no commit on a local branch or tag, and nothing in the working tree, needs')
+  .option('-n, --dry-run', 'only say what would be freed')
+  .addOption(json())
+  .action(action(() => import('./commands/gc.ts')));
+
+program
   .command('install')
   .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
   .option('--global', "install into git's template directory, so every new clone and init gets the hooks")

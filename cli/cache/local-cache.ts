@@ -7,6 +7,7 @@ import { BlobType } from '../../core/pack.ts';
 import { decodeTreeManifest, type TreeManifest } from '../../core/tree-manifest.ts';
 import { fsError } from '../fs-util.ts';
 import { CacheIndex, type BlobLocation } from './cache-index.ts';
+import { CacheLock } from './cache-lock.ts';
 import { CacheWriter } from './cache-writer.ts';
 import { PackFiles } from './pack-files.ts';
 
@@ -19,12 +20,13 @@ export class LocalCache {
   readonly index: CacheIndex;
   readonly packs: PackFiles;
 
-  private constructor(readonly dir: string, private readonly opts: { fsync?: boolean }) {
+  private constructor(readonly dir: string, private readonly opts: { fsync?: boolean }, private readonly lock: CacheLock) {
     this.packs = new PackFiles(dir);
     this.index = new CacheIndex(join(dir, 'index.sqlite'));
   }
 
-  static async open(dir: string, opts: { fsync?: boolean } = {}): Promise<LocalCache> {
+  /** Opens the cache; `exclusive` (for gc) waits for no one and keeps everyone else out. */
+  static async open(dir: string, opts: { fsync?: boolean; exclusive?: boolean } = {}): Promise<LocalCache> {
     await loadHashing();
     try {
       mkdirSync(join(dir, 'packs'), { recursive: true });
@@ -32,7 +34,13 @@ export class LocalCache {
     } catch (err) {
       throw fsError(err, dir, 'create the cache directory');
     }
-    return new LocalCache(dir, opts);
+    const lock = opts.exclusive ? CacheLock.exclusive(dir) : CacheLock.shared(dir);
+    try {
+      return new LocalCache(dir, opts, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   writer(): CacheWriter {
@@ -83,5 +91,6 @@ export class LocalCache {
   close(): void {
     this.packs.close();
     this.index.close();
+    this.lock.release();
   }
 }

@@ -184,7 +184,7 @@ export function repairCache(cache: LocalCache, report: VerifyReport): RepairOutc
     out.salvaged.push({ pack, blobs: kept });
   }
   // Content whose manifest is gone can no longer be reproduced.
-  for (const f of cache.index.files()) if (!cache.index.has(f.manifest)) cache.index.removeFile(f.sha256);
+  for (const f of [...cache.index.files()]) if (!cache.index.has(f.manifest)) cache.index.removeFile(f.sha256);
   return out;
 }
 

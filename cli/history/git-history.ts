@@ -61,36 +61,15 @@ export class GitHistory {
     return ZERO.test(sha);
   }
 
-  /** A full commit sha for a ref, a tag or an abbreviated sha; undefined if nothing matches. */
+  /**
+   * The commit a revision names (any syntax git accepts: branches, tags, shas,
+   * HEAD~2, main@{yesterday}); undefined if none. Revision parsing is git's
+   * own, read-only, so it is asked of the git CLI.
+   */
   async resolve(rev: string): Promise<string | undefined> {
-    try {
-      const oid = await git.resolveRef({ ...this.base, ref: rev });
-      return await this.peel(oid);
-    } catch {
-      // not a ref
-    }
-    if (/^[0-9a-f]{4,64}$/i.test(rev)) {
-      try {
-        return await this.peel(await git.expandOid({ ...this.base, oid: rev.toLowerCase() }));
-      } catch {
-        return undefined;
-      }
-    }
-    return undefined;
-  }
-
-  /** Follows annotated tags to the commit they name. */
-  private async peel(oid: string): Promise<string> {
-    for (let i = 0; i < 10; i++) {
-      const { type, object } = await git.readObject({ ...this.base, oid, format: 'parsed' });
-      if (type === 'commit') return oid;
-      if (type === 'tag') {
-        oid = (object as { object: string }).object;
-        continue;
-      }
-      throw new DvxError('not_a_commit', `${oid} is a ${type}, not a commit`);
-    }
-    throw new DvxError('not_a_commit', `${oid}: tag chain too long`);
+    if (rev.startsWith('-')) return undefined;
+    const out = gitSync(this.dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { allowFail: true }).trim();
+    return /^[0-9a-f]{40,64}$/.test(out) ? out : undefined;
   }
 
   async commit(sha: string): Promise<CommitInfo> {

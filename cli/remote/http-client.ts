@@ -27,6 +27,8 @@ export interface RequestSpec {
   contentLength?: number;
   /** where the response body goes (default: a Buffer) */
   toFile?: string;
+  /** append to toFile instead of replacing it (resumed downloads) */
+  appendToFile?: boolean;
   /** statuses that are answers rather than errors (default: 2xx) */
   accept?: number[];
   onSent?: (bytes: number) => void;
@@ -180,7 +182,7 @@ export class HttpClient {
         },
       });
       try {
-        await pipeline(res, counter, createWriteStream(spec.toFile));
+        await pipeline(res, counter, createWriteStream(spec.toFile, { flags: spec.appendToFile ? 'a' : 'w' }));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (RETRY_CODES.has(code) || /aborted|premature/i.test((err as Error).message)) throw new RetryableError(`download interrupted: ${(err as Error).message}`);

@@ -65,8 +65,8 @@ export class Workspace {
     return chunkerOf(this.config);
   }
 
-  cache(): Promise<LocalCache> {
-    this.cacheP ??= LocalCache.open(this.cacheDir, { fsync: this.config.cache?.fsync ?? false });
+  cache(opts: { exclusive?: boolean } = {}): Promise<LocalCache> {
+    this.cacheP ??= LocalCache.open(this.cacheDir, { fsync: this.config.cache?.fsync ?? false, exclusive: opts.exclusive });
     return this.cacheP;
   }
 

@@ -1,0 +1,56 @@
+import { GitHistory } from '../history/git-history.ts';
+import { collectGarbage } from '../cache/collect.ts';
+import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
+import { Workspace } from '../workspace/workspace.ts';
+import type { Pointer } from '../../core/pointer.ts';
+import { gitSync } from '../git.ts';
+
+interface GcOptions extends OutputOptions {
+  dryRun?: boolean;
+}
+
+/**
+ * `dvx gc`: drop cache data that no commit on a local branch or tag (nor HEAD,
+ * nor the working tree's pointers) needs. Everything such a commit names stays,
+ * whether or not it was pushed.
+ */
+export async function run(opts: GcOptions): Promise<void> {
+  const ws = Workspace.find();
+  try {
+    const cache = await ws.cache({ exclusive: true });
+    const history = GitHistory.open(ws.root);
+    const tips = (await history.localRefs()).map((r) => r.sha);
+    const head = await history.resolve('HEAD');
+    if (head) tips.push(head);
+    // Every pointer of every reachable commit is in that commit's changes
+    // against its first parent, or in an ancestor's: the union covers them all.
+    const pointers = new Map<string, Pick<Pointer, 'type' | 'manifest'>>();
+    for (const c of await history.ancestry([...new Set(tips)])) {
+      for (const p of (await history.changes(c.parents[0], c.sha)).set.values()) pointers.set(p.manifest, p);
+    }
+    for (const t of ws.tracked()) if (t.pointer) pointers.set(t.pointer.manifest, t.pointer);
+    // Stashes and reflogs are not roots: say so when they exist.
+    const stashed = gitSync(ws.root, ['stash', 'list'], { allowFail: true }).trim();
+
+    const keep = new Set<string>();
+    for (const p of pointers.values()) {
+      keep.add(p.manifest);
+      try {
+        const files = p.type === 'file' ? [p.manifest] : cache.treeManifest(p.manifest).entries.map((e) => e.manifest);
+        for (const f of files) {
+          keep.add(f);
+          for (const ch of cache.fileManifest(f).chunks) keep.add(ch.id);
+        }
+      } catch {
+        // not in this cache: nothing here to keep
+      }
+    }
+    const r = collectGarbage(cache, keep, { dryRun: opts.dryRun });
+    if (opts.json) return printJson({ ...r, keptBlobs: keep.size, dryRun: !!opts.dryRun });
+    const verb = opts.dryRun ? 'would free' : 'freed';
+    info(opts, r.deletedBlobs === 0 && r.removedTemp === 0 ? `nothing to collect: every blob in the cache is needed (${plural(pointers.size, 'dataset version')})` : `${verb} ${formatBytes(r.freedBytes)}: ${plural(r.deletedBlobs, 'unused blob')}, ${plural(r.deletedPacks, 'pack')} deleted, ${plural(r.rewrittenPacks, 'pack')} rewritten`);
+    if (stashed) info(opts, 'note: data only named by stashed changes is not kept');
+  } finally {
+    await ws.close();
+  }
+}

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { DvxError } from '../../core/errors.ts';
+import { pathProblem } from '../../core/paths.ts';
+import { API_PREFIX } from '../../core/protocol.ts';
+import { assertRepoName } from '../../core/repo-name.ts';
+import { tokenFor } from '../remote/credentials.ts';
+import { HttpClient } from '../remote/http-client.ts';
+import { tempPathBeside } from '../fs-util.ts';
+import { formatBytes, info, printJson, Progress, type OutputOptions } from '../ui.ts';
+
+interface GetOptions extends OutputOptions {
+  rev?: string;
+  output?: string;
+}
+
+/**
+ * `dvx get <server> <repo> <path>`: download one dataset version over plain
+ * HTTP, without a clone. Files are verified against their sha256 (the ETag)
+ * and resumed with Range requests when a transfer breaks; directories arrive
+ * as a tar stream and are unpacked.
+ */
+export async function run(server: string, repo: string, path: string, opts: GetOptions): Promise<void> {
+  assertRepoName(repo);
+  const problem = pathProblem(path.replace(/^\/+|\/+$/g, ''));
+  if (problem) throw new DvxError('bad_path', `${path}: path ${problem}`);
+  const clean = path.replace(/^\/+|\/+$/g, '');
+  const base = server.replace(/\/+$/, '');
+  const rev = opts.rev ?? 'main';
+  const http = new HttpClient(base, { token: tokenFor(`${base}/${repo}`), remoteName: `${base}/${repo}` });
+  const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;
+  try {
+    const head = await http.request({ method: 'HEAD', path: urlPath });
+    const isDir = String(head.headers['content-type'] ?? '').startsWith('application/json');
+    const out = resolve(opts.output ?? basename(clean));
+    if (isDir) {
+      const n = await getDir(http, `${urlPath}?format=tar`, out);
+      if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
+      else info(opts, `downloaded ${clean}@${rev} (${n} files) into ${out}`);
+      return;
+    }
+    const size = Number(head.headers['content-length']);
+    const sha = String(head.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '');
+    if (opts.output === '-') {
+      await http.request({ method: 'GET', path: urlPath, toFile: '/dev/stdout' });
+      return;
+    }
+    await getFile(http, urlPath, out, size, sha, opts);
+    if (opts.json) printJson({ path: clean, rev, type: 'file', output: out, size, sha256: sha });
+    else info(opts, `downloaded ${clean}@${rev} (${formatBytes(size)}, sha256 ${sha.slice(0, 12)}) to ${out}`);
+  } finally {
+    http.close();
+  }
+}
+
+async function getFile(http: HttpClient, urlPath: string, out: string, size: number, sha: string, opts: OutputOptions): Promise<void> {
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = tempPathBeside(out);
+  const progress = new Progress('downloading', size, opts);
+  try {
+    writeFileSync(tmp, '');
+    for (let attempt = 0; ; attempt++) {
+      const have = statSync(tmp).size;
+      if (have >= size) break;
+      try {
+        // Resume where the previous attempt stopped; If-Range restarts if the file changed meanwhile.
+        const res = await http.request({
+          method: 'GET',
+          path: urlPath,
+          headers: have > 0 ? { range: `bytes=${have}-`, 'if-range': `"${sha}"` } : {},
+          toFile: tmp,
+          appendToFile: have > 0,
+          accept: [200, 206],
+          onReceived: (n) => progress.update(have + n),
+        });
+        if (res.status === 200 && have > 0) throw new DvxError('changed_on_server', 'the file changed on the server during the download', 'run the command again');
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof DvxError) || err.code !== 'remote_unavailable') throw err;
+      }
+    }
+    const digest = createHash('sha256');
+    await pipeline(createReadStream(tmp), digest);
+    const got = digest.digest('hex');
+    if (/^[0-9a-f]{64}$/.test(sha) && got !== sha) throw new DvxError('bad_download', `the downloaded bytes hash to ${got}, not ${sha}`, 'run the command again');
+    renameSync(tmp, out);
+  } finally {
+    progress.stop();
+    rmSync(tmp, { force: true });
+  }
+}
+
+async function getDir(http: HttpClient, urlPath: string, out: string): Promise<number> {
+  const tmpTar = tempPathBeside(out + '.tar');
+  try {
+    await http.request({ method: 'GET', path: urlPath, toFile: tmpTar });
+    if (existsSync(out) && statSync(out).isFile()) throw new DvxError('exists', `${out} exists and is a file`);
+    mkdirSync(out, { recursive: true });
+    const extract = tar.extract();
+    let files = 0;
+    extract.on('entry', (header, stream, next) => {
+      const name = header.name.replace(/^\.\//, '').replace(/\/$/, '');
+      if (header.type === 'directory') {
+        stream.resume();
+        return next();
+      }
+      const problem = pathProblem(name);
+      if (header.type !== 'file' || problem) {
+        stream.resume();
+        return next(new DvxError('bad_download', `the server's tar holds an entry dvx will not write: ${JSON.stringify(header.name)} (${header.type}${problem ? `, path ${problem}` : ''})`));
+      }
+      const dest = join(out, ...name.split('/'));
+      mkdirSync(dirname(dest), { recursive: true });
+      pipeline(stream, createWriteStream(dest)).then(() => {
+        if (header.mode && header.mode & 0o111) chmodSync(dest, 0o755);
+        files++;
+        next();
+      }, next);
+    });
+    await pipeline(createReadStream(tmpTar), extract);
+    return files;
+  } finally {
+    rmSync(tmpTar, { force: true });
+  }
+}
+
