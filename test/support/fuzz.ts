@@ -32,7 +32,7 @@ export function fuzzDecoder<T>(opts: {
       }
       assert.deepEqual(Buffer.from(encode(value)), Buffer.from(bytes), 'decoded a non-canonical encoding');
     }),
-    { numRuns: opts.runs ?? 2000 },
+    { numRuns: Number(process.env.DVX_FUZZ_RUNS) || opts.runs || 2000 },
   );
 }
 

@@ -1,0 +1,223 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { seededBytes } from './support/prng.ts';
+
+const HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'];
+
+/** Runs git and returns { code, stdout, stderr } without throwing. */
+function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function pointerSha(text: string): string {
+  return /sha256: ([0-9a-f]{64})/.exec(text)![1]!;
+}
+
+test('install puts shims where git looks, chains an existing hook, is idempotent; uninstall restores it', async (t) => {
+  const ws = await workspace(t);
+  const hooks = join(ws, '.git/hooks');
+  writeFileSync(join(hooks, 'pre-commit'), '#!/bin/sh\necho "team hook ran" >&2\n');
+  chmodSync(join(hooks, 'pre-commit'), 0o755);
+  const first = await dvxJson(ws, ['install']);
+  assert.deepEqual(first.chained, ['pre-commit']);
+  for (const h of HOOKS) assert.match(readFileSync(join(hooks, h), 'utf8'), /# dvx hook shim/);
+  const again = await dvxJson(ws, ['install']);
+  assert.deepEqual(again.chained, []);
+  assert.deepEqual(again.refreshed.sort(), [...HOOKS].sort());
+  assert.match(readFileSync(join(hooks, 'pre-commit.dvx-chained'), 'utf8'), /team hook ran/);
+
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  const c = gitRun(ws, ['commit', '-m', 'one']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /team hook ran/);
+
+  const un = await dvxJson(ws, ['uninstall']);
+  assert.deepEqual(un.restored, ['pre-commit']);
+  assert.equal(readFileSync(join(hooks, 'pre-commit'), 'utf8'), '#!/bin/sh\necho "team hook ran" >&2\n');
+  assert.ok(!existsSync(join(hooks, 'pre-commit.dvx-chained')));
+  assert.deepEqual(readdirSync(hooks).filter((n) => HOOKS.includes(n)), ['pre-commit']);
+});
+
+test('a failing chained hook still stops the commit', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, '.git/hooks/pre-commit'), '#!/bin/sh\necho "lint failed" >&2\nexit 3\n');
+  chmodSync(join(ws, '.git/hooks/pre-commit'), 0o755);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  const c = gitRun(ws, ['commit', '-m', 'x']);
+  assert.notEqual(c.code, 0);
+  assert.match(c.stderr, /lint failed/);
+});
+
+test('core.hooksPath (husky-style) is respected and its hooks keep running', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, '.githooks'));
+  writeFileSync(join(ws, '.githooks/post-commit'), '#!/bin/sh\ntouch "$(git rev-parse --show-toplevel)/post-commit-ran"\n');
+  chmodSync(join(ws, '.githooks/post-commit'), 0o755);
+  git(ws, ['config', 'core.hooksPath', '.githooks']);
+  const r = await dvxJson(ws, ['install']);
+  assert.equal(r.dir, join(ws, '.githooks'));
+  assert.ok(!existsSync(join(ws, '.git/hooks/pre-commit')));
+  writeFileSync(join(ws, 'd.bin'), seededBytes(1, 50_000));
+  await dvxOk(ws, ['add', 'd.bin']);
+  git(ws, ['commit', '-qm', 'data']);
+  assert.ok(existsSync(join(ws, 'post-commit-ran')));
+  writeFileSync(join(ws, 'd.bin'), seededBytes(2, 50_000));
+  writeFileSync(join(ws, 'code.py'), 'print(1)');
+  git(ws, ['add', 'code.py']);
+  assert.equal(gitRun(ws, ['commit', '-m', 'code and data']).code, 0);
+  assert.equal(pointerSha(git(ws, ['show', 'HEAD:d.bin.dvx'])), pointerSha(readFileSync(join(ws, 'd.bin.dvx'), 'utf8')));
+});
+
+test('pre-commit records changed data and stages its pointer; refuses data committed to git', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data'));
+  writeFileSync(join(ws, 'data/train.csv'), 'a,b\n1,2\n');
+  mkdirSync(join(ws, 'images'));
+  writeFileSync(join(ws, 'images/1.png'), seededBytes(3, 10_000));
+  await dvxOk(ws, ['add', 'data/train.csv', 'images']);
+  git(ws, ['commit', '-qm', 'v1']);
+
+  writeFileSync(join(ws, 'data/train.csv'), 'a,b\n1,2\n3,4\n');
+  writeFileSync(join(ws, 'images/2.png'), seededBytes(4, 10_000));
+  writeFileSync(join(ws, 'README'), 'readme');
+  git(ws, ['add', 'README']);
+  const c = gitRun(ws, ['commit', '-m', 'v2']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /dvx: recorded data\/train\.csv/);
+  assert.match(c.stderr, /dvx: recorded images/);
+  assert.match(git(ws, ['show', 'HEAD:data/train.csv.dvx']), /size: 12\n/);
+  assert.match(git(ws, ['show', 'HEAD:images.dvx']), /files: 2\n/);
+  assert.equal(git(ws, ['status', '--porcelain']), '');
+
+  // Only data changed and nothing staged: git stops before the hook's staging counts; the hook says what to do.
+  writeFileSync(join(ws, 'data/train.csv'), 'a,b\n5,6\n');
+  const only = gitRun(ws, ['commit', '-m', 'v3']);
+  assert.match(only.stderr + only.stdout, /run the same `git commit` again|nothing to commit/);
+  if (only.code !== 0) assert.equal(gitRun(ws, ['commit', '-m', 'v3']).code, 0);
+  assert.match(git(ws, ['show', 'HEAD:data/train.csv.dvx']), /size: 8\n/);
+
+  git(ws, ['add', '-f', 'data/train.csv']);
+  const bad = gitRun(ws, ['commit', '-m', 'oops']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /refusing to commit data\/train\.csv: it is data tracked by dvx/);
+  assert.match(bad.stderr, /git rm --cached/);
+  git(ws, ['add', '-f', 'images/1.png']);
+  git(ws, ['rm', '-q', '--cached', 'data/train.csv']);
+  assert.match(gitRun(ws, ['commit', '-m', 'oops']).stderr, /refusing to commit images\/1\.png/);
+});
+
+test('checkout, branch switch, merge and rebase materialize the data the pointers name', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  const v1 = seededBytes(5, 300_000);
+  writeFileSync(join(ws, 'a.bin'), v1);
+  writeFileSync(join(ws, 'b.bin'), seededBytes(6, 100_000));
+  await dvxOk(ws, ['add', 'a.bin', 'b.bin']);
+  git(ws, ['commit', '-qm', 'v1']);
+  const v2 = Buffer.concat([v1, seededBytes(7, 1000)]);
+  writeFileSync(join(ws, 'a.bin'), v2);
+  await dvxOk(ws, ['add', 'a.bin']);
+  git(ws, ['commit', '-qm', 'v2']);
+
+  git(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), v1);
+  git(ws, ['checkout', '-q', 'main']);
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), v2);
+
+  // Two branches change different data; merge brings both.
+  git(ws, ['checkout', '-q', '-b', 'feature']);
+  const b2 = seededBytes(8, 100_000);
+  writeFileSync(join(ws, 'b.bin'), b2);
+  await dvxOk(ws, ['add', 'b.bin']);
+  git(ws, ['commit', '-qm', 'b2']);
+  git(ws, ['checkout', '-q', 'main']);
+  assert.deepEqual(readFileSync(join(ws, 'b.bin')), seededBytes(6, 100_000));
+  const c3 = seededBytes(9, 50_000);
+  writeFileSync(join(ws, 'c.bin'), c3);
+  await dvxOk(ws, ['add', 'c.bin']);
+  git(ws, ['commit', '-qm', 'c']);
+  git(ws, ['checkout', '-q', 'feature']);
+  assert.ok(!existsSync(join(ws, 'c.bin')) || readFileSync(join(ws, 'c.bin')).equals(c3));
+  git(ws, ['merge', '-q', '--no-edit', 'main']);
+  assert.deepEqual(readFileSync(join(ws, 'c.bin')), c3);
+  assert.deepEqual(readFileSync(join(ws, 'b.bin')), b2);
+
+  // Rebase a branch that changes a.bin onto main.
+  git(ws, ['checkout', '-q', '-b', 'topic', 'main~1']);
+  const a3 = seededBytes(10, 200_000);
+  writeFileSync(join(ws, 'a.bin'), a3);
+  await dvxOk(ws, ['add', 'a.bin']);
+  git(ws, ['commit', '-qm', 'a3']);
+  const rb = gitRun(ws, ['rebase', '-q', 'main']);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), a3);
+  assert.deepEqual(readFileSync(join(ws, 'c.bin')), c3);
+  assert.equal((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'), true);
+});
+
+test('a hook whose dvx is gone says what to do; DVX_SKIP_HOOKS=1 gets past it', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  const shim = join(ws, '.git/hooks/pre-commit');
+  writeFileSync(shim, readFileSync(shim, 'utf8').replace(/^node='.*'$/m, "node='/nonexistent/node'").replace(/^dvx='.*'$/m, "dvx='/nonexistent/dvx.js'"));
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  const env = { PATH: '/usr/bin:/bin' };
+  const c = gitRun(ws, ['commit', '-m', 'x'], env);
+  assert.notEqual(c.code, 0);
+  assert.match(c.stderr, /the dvx that installed it is gone/);
+  assert.match(c.stderr, /DVX_SKIP_HOOKS=1/);
+  assert.equal(gitRun(ws, ['commit', '-m', 'x'], { ...env, DVX_SKIP_HOOKS: '1' }).code, 0);
+});
+
+test('log lists the versions of a dataset; diff compares revisions; gc keeps what commits need', async (t) => {
+  const ws = await workspace(t);
+  const versions = [seededBytes(11, 400_000)];
+  versions.push(Buffer.concat([versions[0]!, seededBytes(12, 20_000)]));
+  versions.push(Buffer.concat([versions[1]!.subarray(0, 200_000), seededBytes(13, 5_000)]));
+  for (const [i, v] of versions.entries()) {
+    writeFileSync(join(ws, 'events.csv'), v);
+    await dvxOk(ws, ['add', 'events.csv']);
+    git(ws, ['commit', '-qm', `version ${i + 1}`]);
+  }
+  const log = await dvxJson(ws, ['log', 'events.csv']);
+  assert.deepEqual(log.versions.map((v: any) => v.message), ['version 3', 'version 2', 'version 1']);
+  assert.deepEqual(log.versions.map((v: any) => v.size), [205_000, 420_000, 400_000]);
+  assert.equal(log.versions[2].newBytes, 400_000);
+  assert.ok(log.versions[1].newBytes < 100_000, `v2 appended 20 kB: ${log.versions[1].newBytes} new`);
+  const text = (await dvxOk(ws, ['log', 'events.csv'])).stdout;
+  assert.match(text, /version 1/);
+
+  const d = await dvxJson(ws, ['diff', 'HEAD~2', 'HEAD~1']);
+  assert.equal(d.changed[0].path, 'events.csv');
+  assert.equal(d.changed[0].sizeDelta, 20_000);
+  assert.ok(d.changed[0].newBytes > 0 && d.changed[0].newBytes < 100_000);
+
+  // An added but never committed version is garbage; committed ones are not.
+  writeFileSync(join(ws, 'events.csv'), seededBytes(14, 300_000));
+  await dvxOk(ws, ['add', 'events.csv']);
+  git(ws, ['checkout', '-q', '--', 'events.csv.dvx']);
+  git(ws, ['reset', '-q']);
+  git(ws, ['checkout', '-q', '--', 'events.csv.dvx']);
+  const gc = await dvxJson(ws, ['gc']);
+  assert.ok(gc.deletedBlobs > 0, JSON.stringify(gc));
+  const fsck = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(fsck.problems, []);
+  for (const rev of ['HEAD~2', 'HEAD~1', 'HEAD']) {
+    git(ws, ['checkout', '-q', rev, '--', 'events.csv.dvx']);
+    await dvxOk(ws, ['checkout', '--force', 'events.csv']);
+  }
+  assert.deepEqual(readFileSync(join(ws, 'events.csv')), versions[2]);
+  git(ws, ['checkout', '-q', 'HEAD~2', '--', 'events.csv.dvx']);
+  await dvxOk(ws, ['checkout', 'events.csv']);
+  assert.deepEqual(readFileSync(join(ws, 'events.csv')), versions[0]);
+});
