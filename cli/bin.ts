@@ -173,6 +173,85 @@ program
   .action(action(() => import('./commands/gc.ts')));
 
 program
+  .command('repro')
+  .description('run the stale stages of dvx.yaml in dependency order (independent ones in parallel), tracking their outs')
+  .argument('[stages...]', 'run these stages and what they depend on (default: all)')
+  .option('-j, --jobs <n>', 'stages run at once (default: runner.jobs, else the number of CPUs)')
+  .option('-f, --force', 'run the stages even if they are up to date')
+  .option('-n, --dry-run', 'say what would run and why, run nothing')
+  .option('--wait [seconds]', 'wait for another repro in this workspace to finish instead of failing')
+  .addOption(new Option('--trigger <trigger>').choices(['manual', 'commit']).hideHelp())
+  .addOption(new Option('--commit <sha>').hideHelp())
+  .addOption(new Option('--pipeline-run <id>').hideHelp())
+  .addOption(new Option('--autocommit').hideHelp())
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/repro.ts')));
+
+const runs = program
+  .command('runs')
+  .description('stage runs recorded by the tracking store, newest first')
+  .option('--stage <name>', 'only this stage')
+  .option('--status <status>', 'only runs with this status (succeeded, failed, timeout, upstream_failed, cancelled, running)')
+  .option('-n, --limit <n>', 'at most n runs (default 50)')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).runs })));
+runs
+  .command('show')
+  .description('one run: params, metrics, inputs and outputs, log')
+  .argument('<id>', 'run id or a unique prefix')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).showRun })));
+
+const metrics = program.command('metrics').description('metrics recorded by stage runs');
+metrics
+  .command('show')
+  .description('the latest metrics of each stage')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).metricsShow })));
+metrics
+  .command('diff')
+  .description('metrics of the runs at two revisions, side by side')
+  .argument('<rev-a>')
+  .argument('<rev-b>')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).metricsDiff })));
+
+program
+  .command('lineage')
+  .description('which runs and data versions produced this data version (or, with --downstream, what was derived from it)')
+  .argument('<path[@rev]>', 'a tracked path, optionally at a git revision')
+  .option('--downstream', 'follow the data forward: runs that read it and what they wrote')
+  .addOption(new Option('--format <format>', 'text, json or openlineage').default('text'))
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).lineage })));
+
+const models = program.command('models').description('named model versions, tied to the run and data that produced them');
+models
+  .command('register')
+  .description('record a tracked path as the next version of a named model')
+  .argument('<name>')
+  .argument('<path[@rev]>')
+  .option('--alias <alias>', 'e.g. production or staging; moves if already set')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).modelsRegister })));
+models
+  .command('list')
+  .description('every registered model version')
+  .addOption(json())
+  .action(action(async () => ({ run: (await import('./commands/tracking.ts')).modelsList })));
+
+program
+  .command('config')
+  .description('show or change settings, e.g. `dvx config runner.on_commit sync`')
+  .argument('[key]', 'dotted key')
+  .argument('[value]', 'new value')
+  .option('--local', 'in .dvx/config.local.yaml (this clone only)')
+  .option('--unset', 'remove the setting')
+  .addOption(json())
+  .action(action(() => import('./commands/config.ts')));
+
+program
   .command('install')
   .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
   .option('--global', "install into git's template directory, so every new clone and init gets the hooks")

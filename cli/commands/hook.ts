@@ -34,9 +34,8 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<
       await readStdin();
       return (await import('../hooks/materialize.ts')).materializeAfterGit(ws);
     case 'post-commit':
-      // The pipeline runner hooks in here (dvx.yaml); nothing to do without it.
       void args;
-      return;
+      return (await import('../hooks/post-commit.ts')).postCommit(ws);
   }
 }
 

@@ -27,12 +27,11 @@ export async function preCommit(ws: Workspace): Promise<void> {
 
   const { updated, pointerPaths } = await refreshChanged(ws, tracked);
   if (pointerPaths.length === 0) return;
-  // git decides whether there is anything to commit before running this hook;
-  // with nothing staged (and no -a, which commits through a temporary index) it
-  // will stop with "nothing to commit" although we stage pointers now.
-  const plainIndex = /(^|\/)index$/.test(process.env.GIT_INDEX_FILE ?? 'index');
-  const nothingStaged = plainIndex && gitSync(ws.root, ['diff', '--cached', '--name-only']).trim() === '';
+  // git decides whether there is anything to commit before it runs this hook
+  // (with or without -a): if nothing was staged, it will stop with "nothing to
+  // commit" although we stage pointers now. Say so, and what to do.
+  const nothingStaged = gitSync(ws.root, ['diff', '--cached', '--name-only']).trim() === '';
   gitAdd(ws.root, pointerPaths);
   for (const o of updated) process.stderr.write(`dvx: recorded ${o.dataPath} (${formatBytes(o.pointer.size)}, ${formatBytes(o.newBytes)} new)\n`);
-  if (nothingStaged) process.stderr.write('dvx: the new pointers are staged; if git says "nothing to commit", run the same `git commit` again (or use `git commit -a`)\n');
+  if (nothingStaged) process.stderr.write('dvx: the new pointers are staged; if git says "nothing to commit", run the same `git commit` again (next time, `dvx add` changed data before committing)\n');
 }

@@ -25,6 +25,16 @@ export const configSchema = z.strictObject({
     .optional(),
   remotes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), z.strictObject({ url: z.string().url() })).optional(),
   default_remote: z.string().optional(),
+  runner: z
+    .strictObject({
+      /** what the post-commit hook does with stages a commit made stale */
+      on_commit: z.enum(['background', 'sync', 'off']).optional(),
+      /** commit the outs' pointers and dvx.lock after a run the hook started */
+      autocommit: z.boolean().optional(),
+      /** stages run at once (default: the number of CPUs) */
+      jobs: z.number().int().min(1).max(256).optional(),
+    })
+    .optional(),
   hooks: z
     .strictObject({
       /** post-checkout/merge/rewrite fetch missing data from the default remote */
@@ -67,6 +77,7 @@ export function mergeConfig(shared: Config, local: Config): Config {
     ...local,
     cache: { ...shared.cache, ...local.cache },
     hooks: { ...shared.hooks, ...local.hooks },
+    runner: { ...shared.runner, ...local.runner },
     remotes: { ...shared.remotes, ...local.remotes },
     default_remote: local.default_remote ?? shared.default_remote,
   };
