@@ -106,3 +106,12 @@ export const dirListingSchema = z.object({
   entries: z.array(z.object({ path: z.string(), type: z.enum(['file', 'dir']), size: z.number().int(), sha256: hex64.optional(), files: z.number().int().optional() })),
 });
 export type DirListing = z.infer<typeof dirListingSchema>;
+
+/**
+ * POST /repos/{repo}/blobs/missing with `application/json` (for scripts and
+ * curl; the CLI uses the binary form): at most maxIdsPerRequest ids.
+ */
+export const missingRequestSchema = z.object({ ids: z.array(hex64).max(Limits.maxIdsPerRequest) }).strict();
+export type MissingRequest = z.infer<typeof missingRequestSchema>;
+export const missingResponseSchema = z.object({ missing: z.array(hex64) });
+export type MissingResponse = z.infer<typeof missingResponseSchema>;
