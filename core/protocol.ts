@@ -107,6 +107,15 @@ export const dirListingSchema = z.object({
 });
 export type DirListing = z.infer<typeof dirListingSchema>;
 
+/**
+ * POST /repos/{repo}/blobs/missing with `application/json` (for scripts and
+ * curl; the CLI uses the binary form): at most maxIdsPerRequest ids.
+ */
+export const missingRequestSchema = z.object({ ids: z.array(hex64).max(Limits.maxIdsPerRequest) }).strict();
+export type MissingRequest = z.infer<typeof missingRequestSchema>;
+export const missingResponseSchema = z.object({ missing: z.array(hex64) });
+export type MissingResponse = z.infer<typeof missingResponseSchema>;
+
 // ---- Commit records (git integration); see docs/protocol.md ----
 
 export const Commits = {

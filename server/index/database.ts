@@ -1,0 +1,50 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DvxError } from '../../core/errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+/**
+ * Opens the server's SQLite index (WAL, so the admin commands can write while
+ * the server runs) and brings its schema up to date.
+ */
+export type Db = Database.Database;
+
+export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Db {
+  mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path, { fileMustExist: false });
+  } catch (err) {
+    throw new DvxError('index_unavailable', `cannot open the index ${path}: ${(err as Error).message}`, 'check DVX_DATA_DIR and its permissions');
+  }
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode loses at most the last transactions on power loss, never on a crash of the process.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 15000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -65536');
+  if (!opts.readonly) migrate(db);
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  return (db.prepare('SELECT max(version) FROM schema_version').pluck().get() as number | null) ?? 0;
+}
+
+function migrate(db: Db): void {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  // IMMEDIATE: two processes starting at once must not both apply a migration.
+  db.transaction(() => {
+    const current = schemaVersion(db);
+    if (current > latest) {
+      throw new DvxError('index_too_new', `the index has schema version ${current}, newer than this dvx-server knows (${latest})`, 'run a newer dvx-server');
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+    }
+  }).immediate();
+}

@@ -1,0 +1,86 @@
+import { open } from 'node:fs/promises';
+import { DEFAULT_CHUNKER } from '../../core/chunker.ts';
+import { encodeFileManifest, fileManifestId } from '../../core/file-manifest.ts';
+import { fdSource, Ingestor } from '../../core/ingest.ts';
+import { BlobType } from '../../core/pack.ts';
+import { StorageUnavailable } from '../storage/errors.ts';
+import { PackWriter } from './pack-writer.ts';
+import type { Store } from './store.ts';
+
+/**
+ * Plain uploads: files received to disk (multer) are chunked and deduplicated
+ * on the server exactly as `dvx add` does on a client (core/ingest.ts), packed
+ * into server-built packs, and made known to the repository only when every
+ * chunk and the manifest are stored. Reads never block the event loop
+ * (fdSource); ingests run one or two at a time so memory stays bounded.
+ */
+export interface IngestedFile {
+  readonly size: number;
+  readonly sha256: string;
+  readonly manifest: string;
+  /** chunk bytes the server did not store before */
+  readonly newBytes: number;
+}
+
+const MAX_CONCURRENT = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+export function ingestFiles(store: Store, repo: string, paths: readonly string[]): Promise<IngestedFile[]> {
+  return slot(async () => {
+    const ingestor = await Ingestor.create({ params: DEFAULT_CHUNKER });
+    const writer = new PackWriter(store);
+    const members = new Set<string>();
+    const results: IngestedFile[] = [];
+    const files: { sha256: string; manifest: string; size: number }[] = [];
+    try {
+      for (const path of paths) {
+        const fh = await open(path, 'r');
+        let before = writer.newChunkBytes;
+        try {
+          const r = await ingestor.ingest(fdSource(fh.fd), async (chunks) => {
+            for (const c of chunks) members.add(c.id);
+            await writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data })));
+          });
+          const bytes = encodeFileManifest({ chunker: ingestor.params, size: r.size, sha256: r.sha256, chunks: r.chunks });
+          const manifest = fileManifestId(bytes);
+          await writer.add(manifest, BlobType.fileManifest, bytes);
+          members.add(manifest);
+          files.push({ sha256: r.sha256, manifest, size: r.size });
+          results.push({ size: r.size, sha256: r.sha256, manifest, newBytes: writer.newChunkBytes - before });
+          before = writer.newChunkBytes;
+        } finally {
+          await fh.close();
+        }
+      }
+      await writer.flush();
+    } catch (err) {
+      await writer.discard();
+      throw err;
+    } finally {
+      ingestor.close();
+    }
+    const now = Date.now();
+    store.transaction(() => {
+      // Deduplicated blobs were stored before this upload began; gc may have swept one since.
+      for (const id of members) {
+        if (!store.blobs.has(id)) throw new StorageUnavailable('index', 'upload', `blob ${id} was collected while this upload ran`);
+      }
+      const { repo: row } = store.repos.ensure(repo, now);
+      store.repos.addMembers(row.rid, members);
+      for (const f of files) store.repos.addFile(row.rid, f.sha256, f.manifest, f.size);
+    });
+    return results;
+  });
+}
