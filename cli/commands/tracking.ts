@@ -66,21 +66,37 @@ export async function showRun(id: string, opts: OutputOptions): Promise<void> {
   });
 }
 
-/** Latest metrics of each stage from its most recent successful run (at a commit, when given). */
-function metricsAt(store: TrackingStore, commit: string | undefined): Map<string, { run: string; metrics: Record<string, number> }> {
+/** Latest metrics of each stage from its most recent successful run (among `runs`). */
+function latestPerStage(store: TrackingStore, runs: StageRun[]): Map<string, { run: string; metrics: Record<string, number> }> {
   const out = new Map<string, { run: string; metrics: Record<string, number> }>();
-  for (const r of store.runs({ status: 'succeeded' })) {
-    if (commit && r.commit !== commit) continue;
-    if (out.has(r.stage)) continue;
+  for (const r of runs) {
+    if (r.status !== 'succeeded' || out.has(r.stage)) continue;
     const metrics = store.latestMetrics(r.id);
     if (Object.keys(metrics).length) out.set(r.stage, { run: r.id, metrics });
   }
   return out;
 }
 
+/**
+ * Metrics as of a commit: for each stage, the newest successful run tied to
+ * that commit or, failing that, to its nearest first-parent ancestor that has
+ * one (an autocommit of the outputs sits on top of the commit that ran them).
+ */
+async function metricsAtCommit(store: TrackingStore, history: GitHistory, sha: string): Promise<Map<string, { run: string; metrics: Record<string, number> }>> {
+  const byCommit = new Map<string, StageRun[]>();
+  for (const r of store.runs({ status: 'succeeded' })) if (r.commit) byCommit.set(r.commit, [...(byCommit.get(r.commit) ?? []), r]);
+  const out = new Map<string, { run: string; metrics: Record<string, number> }>();
+  let cur: string | undefined = sha;
+  for (let depth = 0; cur && depth < 10_000; depth++) {
+    for (const [stage, m] of latestPerStage(store, byCommit.get(cur) ?? [])) if (!out.has(stage)) out.set(stage, m);
+    cur = (await history.commit(cur)).parents[0];
+  }
+  return out;
+}
+
 export async function metricsShow(opts: OutputOptions): Promise<void> {
   await withStore((_ws, store) => {
-    const m = metricsAt(store, undefined);
+    const m = latestPerStage(store, store.runs({ status: 'succeeded' }));
     if (opts.json) return printJson({ stages: Object.fromEntries(m) });
     if (m.size === 0) return info(opts, 'no metrics recorded yet');
     for (const [stage, { run, metrics }] of m) info(opts, `${stage} (run ${run.slice(0, 8)}):\n${Object.entries(metrics).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
@@ -96,8 +112,8 @@ export async function metricsDiff(a: string, b: string, opts: OutputOptions): Pr
       return sha;
     };
     const [sa, sb] = [await resolve(a), await resolve(b)];
-    const ma = metricsAt(store, sa);
-    const mb = metricsAt(store, sb);
+    const ma = await metricsAtCommit(store, history, sa);
+    const mb = await metricsAtCommit(store, history, sb);
     const rows: { stage: string; metric: string; a: number | null; b: number | null; change: number | null }[] = [];
     for (const stage of new Set([...ma.keys(), ...mb.keys()])) {
       const x = ma.get(stage)?.metrics ?? {};
