@@ -11,6 +11,8 @@ const program = new Command('dvx')
   .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
   .option('-C <path>', 'run as if dvx was started in <path>')
   .showHelpAfterError('(run with --help for usage)')
+  // Options belong to the command they follow: `dvx runs show X --json` is show's --json, not runs'.
+  .enablePositionalOptions()
   .configureHelp({ sortSubcommands: false });
 
 program.hook('preAction', (cmd) => {
@@ -190,6 +192,7 @@ program
 
 const runs = program
   .command('runs')
+  .enablePositionalOptions()
   .description('stage runs recorded by the tracking store, newest first')
   .option('--stage <name>', 'only this stage')
   .option('--status <status>', 'only runs with this status (succeeded, failed, timeout, upstream_failed, cancelled, running)')

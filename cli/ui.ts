@@ -78,13 +78,14 @@ export function reportError(err: unknown, opts: OutputOptions = {}): number {
   const known = err instanceof DvxError;
   const code = known ? err.code : 'internal';
   const message = known ? err.message : errorMessage(err);
+  const exit = !known ? 1 : err.code === 'usage' ? 2 : err.code === 'cancelled' ? 130 : 1;
   if (opts.json) {
-    if (jsonPrinted) return known && err.code === 'usage' ? 2 : 1;
+    if (jsonPrinted) return exit;
     process.stdout.write(JSON.stringify({ error: { code, message, ...(known && err.hint ? { hint: err.hint } : {}) } }, null, 2) + '\n');
   } else {
     process.stderr.write(`dvx: error: ${message}\n`);
     if (known && err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
     if (!known && process.env.DVX_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   }
-  return known && err.code === 'usage' ? 2 : 1;
+  return exit;
 }
