@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { seededBytes } from './support/prng.ts';
+import { BACKENDS, startServer, type TestServer } from './support/server.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A workspace with a remote for `repo` on the server, and a bare git remote. */
+async function project(t: Parameters<typeof workspace>[0], server: TestServer, repo: string) {
+  const ws = await workspace(t);
+  const bare = tempDir(t, 'dvx-bare-');
+  git(bare, ['init', '-q', '--bare', '-b', 'main']);
+  git(ws, ['remote', 'add', 'origin', bare]);
+  await dvxOk(ws, ['remote', 'add', 'origin', `${server.url}/${repo}`]);
+  return { ws, bare };
+}
+
+for (const backend of BACKENDS) {
+  test(`push, clone elsewhere, pull: byte-identical data; a second version sends only what is new (${backend})`, async (t) => {
+    const server = await startServer(t, { backend });
+    const token = await server.token('churn', 'write');
+    const env = { DVX_TOKEN: token };
+    const { ws, bare } = await project(t, server, 'churn');
+    const v1 = seededBytes(1, 6_000_000);
+    mkdirSync(join(ws, 'data'));
+    writeFileSync(join(ws, 'data/events.csv'), v1);
+    mkdirSync(join(ws, 'images/a'), { recursive: true });
+    for (let i = 0; i < 30; i++) writeFileSync(join(ws, `images/a/${i}.png`), seededBytes(100 + i, 3000 + i));
+    await dvxOk(ws, ['add', 'data/events.csv', 'images']);
+    git(ws, ['commit', '-qm', 'v1']);
+    git(ws, ['push', '-q', 'origin', 'main']);
+    const first = await dvxJson(ws, ['push'], env);
+    assert.equal(first.missing, first.uploadedBlobs);
+    assert.ok(first.uploadedBytes > v1.length);
+
+    // Version 2: 2 KiB rewritten, 50 kB appended.
+    const v2 = Buffer.concat([v1, seededBytes(2, 50_000)]);
+    seededBytes(3, 2048).copy(v2, 3_000_000);
+    writeFileSync(join(ws, 'data/events.csv'), v2);
+    const added = await dvxJson(ws, ['add', 'data/events.csv']);
+    git(ws, ['commit', '-qam', 'v2']);
+    git(ws, ['push', '-q', 'origin', 'main']);
+    const second = await dvxJson(ws, ['push'], env);
+    // The wire carries the new chunks, the manifest and the negotiation: a few percent of the file, not the file.
+    assert.ok(second.bytesSent <= 1.1 * added.newBytes + 0.02 * v2.length, `sent ${second.bytesSent} for ${added.newBytes} new bytes`);
+    assert.equal((await dvxJson(ws, ['push'], env)).missing, 0, 'pushing again sends nothing');
+
+    const clone = tempDir(t, 'dvx-clone-');
+    git(clone, ['clone', '-q', bare, '.']);
+    const pulled = await dvxJson(clone, ['pull'], env);
+    assert.ok(pulled.fetch.fetchedBlobs > 0);
+    assert.equal(sha(readFileSync(join(clone, 'data/events.csv'))), sha(v2));
+    assert.deepEqual(readFileSync(join(clone, 'images/a/7.png')), seededBytes(107, 3007));
+    // The old version comes back from the server too.
+    git(clone, ['checkout', '-q', 'HEAD~1']);
+    await dvxOk(clone, ['pull'], env);
+    assert.equal(sha(readFileSync(join(clone, 'data/events.csv'))), sha(v1));
+    const fsck = await server.admin(['fsck', '--json']);
+    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+  });
+
+  test(`credentials: none, read-only, dvx login, DVX_TOKEN; a server that is down fails clearly (${backend})`, async (t) => {
+    const server = await startServer(t, { backend });
+    const { ws } = await project(t, server, 'secure');
+    writeFileSync(join(ws, 'a.bin'), seededBytes(4, 100_000));
+    await dvxOk(ws, ['add', 'a.bin']);
+    const home = tempDir(t, 'dvx-home-');
+    const env = { XDG_CONFIG_HOME: home, DVX_TOKEN: '' };
+
+    const none = await dvx(ws, ['push'], env);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /rejected the credentials/);
+    assert.match(none.stderr, /dvx login origin/);
+
+    const read = await server.token('secure', 'read');
+    const denied = await dvx(ws, ['push'], { ...env, DVX_TOKEN: read });
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /not allowed/);
+
+    const write = await server.token('secure', 'write');
+    const bad = await dvx(ws, ['login', 'origin', '--token', 'dvx_wrong'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /rejected the credentials/);
+    const login = await dvxOk(ws, ['login', 'origin', '--token', write], env);
+    assert.match(login.stdout, /token saved in/);
+    assert.equal(readFileSync(join(home, 'dvx/credentials.json'), 'utf8').includes(write), true);
+    assert.doesNotMatch(readFileSync(join(ws, '.dvx/config.yaml'), 'utf8'), /dvx_/);
+    await dvxOk(ws, ['push'], env);
+    // DVX_TOKEN wins over the stored token.
+    assert.match((await dvx(ws, ['push'], { ...env, DVX_TOKEN: read })).stderr, /not allowed|already has/);
+
+    await server.stop();
+    const down = await dvx(ws, ['fetch'], { ...env, DVX_HTTP_ATTEMPTS: '2' });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /failed after 2 attempts/);
+    assert.match(down.stderr, /check that the server is running/);
+  });
+
+  test(`two clients pushing overlapping data at once both succeed; fsck is clean (${backend})`, async (t) => {
+    const server = await startServer(t, { backend });
+    const token = await server.token('shared', 'write');
+    const common = seededBytes(5, 3_000_000);
+    const make = async (extra: number) => {
+      const { ws } = await project(t, server, 'shared');
+      writeFileSync(join(ws, 'd.bin'), Buffer.concat([common, seededBytes(extra, 500_000)]));
+      await dvxOk(ws, ['add', 'd.bin']);
+      return ws;
+    };
+    const [a, b] = [await make(6), await make(7)];
+    const [ra, rb] = await Promise.all([dvx(a, ['push', '--json'], { DVX_TOKEN: token }), dvx(b, ['push', '--json'], { DVX_TOKEN: token })]);
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.equal(rb.code, 0, rb.stderr);
+    const fsck = await server.admin(['fsck', '--json']);
+    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+    for (const ws of [a, b]) {
+      rmSync(join(ws, '.dvx/cache'), { recursive: true });
+      rmSync(join(ws, 'd.bin'));
+      await dvxOk(ws, ['pull'], { DVX_TOKEN: token });
+    }
+    assert.deepEqual(readFileSync(join(a, 'd.bin')).subarray(0, common.length), common);
+  });
+
+  test(`the server killed with SIGKILL at 20 random points during a push: each time, the next push completes and fsck is clean (${backend})`, async (t) => {
+    const server = await startServer(t, { backend });
+    const token = await server.token('crashy', 'write');
+    const { ws } = await project(t, server, 'crashy');
+    for (let round = 0; round < 20; round++) {
+      // New data every round, so every push has work in flight when the server dies.
+      writeFileSync(join(ws, `round-${round}.bin`), seededBytes(1000 + round, 4_000_000));
+      await dvxOk(ws, ['add', `round-${round}.bin`]);
+      const push = spawn(process.execPath, [DVX_BIN, 'push', '-j', '4'], { cwd: ws, env: { ...process.env, DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '1' }, stdio: 'ignore' });
+      const exited = new Promise<number>((r) => push.on('exit', (code) => r(code ?? 1)));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+      await server.kill('SIGKILL');
+      await exited;
+      await server.restart();
+      const again = await dvx(ws, ['push'], { DVX_TOKEN: token });
+      assert.equal(again.code, 0, `round ${round}: ${again.stderr}`);
+      const fsck = await server.admin(['fsck', '--json']);
+      assert.equal(fsck.code, 0, `round ${round}: ${fsck.stdout}${fsck.stderr}`);
+    }
+    rmSync(join(ws, '.dvx/cache'), { recursive: true });
+    for (let round = 0; round < 20; round++) rmSync(join(ws, `round-${round}.bin`));
+    await dvxOk(ws, ['pull'], { DVX_TOKEN: token });
+    assert.deepEqual(readFileSync(join(ws, 'round-13.bin')), seededBytes(1013, 4_000_000));
+  });
+}
+
+test('many small files are pushed in few requests (at most one per 200 files)', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const token = await server.token('small', 'write');
+  const { ws } = await project(t, server, 'small');
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(ws, `files/${d}`), { recursive: true });
+    for (let i = 0; i < 100; i++) writeFileSync(join(ws, `files/${d}/${i}.txt`), seededBytes(d * 1000 + i, 1024 + ((d * 100 + i) % 15) * 1024));
+  }
+  await dvxOk(ws, ['add', 'files']);
+  const r = await dvxJson(ws, ['push'], { DVX_TOKEN: token });
+  assert.ok(r.requests <= 2000 / 200, `${r.requests} requests for 2,000 files`);
+  const f = await dvxJson(ws, ['fetch'], { DVX_TOKEN: token });
+  assert.equal(f.fetchedBlobs, 0);
+});
