@@ -95,7 +95,7 @@ for (const backend of BACKENDS) {
     assert.match((await dvx(ws, ['push'], { ...env, DVX_TOKEN: read })).stderr, /not allowed|already has/);
 
     await server.stop();
-    const down = await dvx(ws, ['fetch'], { ...env, DVX_HTTP_ATTEMPTS: '2' });
+    const down = await dvx(ws, ['push'], { ...env, DVX_HTTP_ATTEMPTS: '2' });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /failed after 2 attempts/);
     assert.match(down.stderr, /check that the server is running/);
@@ -133,20 +133,21 @@ for (const backend of BACKENDS) {
       // New data every round, so every push has work in flight when the server dies.
       writeFileSync(join(ws, `round-${round}.bin`), seededBytes(1000 + round, 4_000_000));
       await dvxOk(ws, ['add', `round-${round}.bin`]);
-      const push = spawn(process.execPath, [DVX_BIN, 'push', '-j', '4'], { cwd: ws, env: { ...process.env, DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '1' }, stdio: 'ignore' });
+      const push = spawn(process.execPath, [DVX_BIN, 'push', '-j', '4', '-r', `${server.url}/crashy`], { cwd: ws, env: { ...process.env, DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '1' }, stdio: 'ignore' });
       const exited = new Promise<number>((r) => push.on('exit', (code) => r(code ?? 1)));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       await server.kill('SIGKILL');
       await exited;
       await server.restart();
-      const again = await dvx(ws, ['push'], { DVX_TOKEN: token });
+      // A restarted server listens on a new port: name the remote by URL.
+      const again = await dvx(ws, ['push', '-r', `${server.url}/crashy`], { DVX_TOKEN: token });
       assert.equal(again.code, 0, `round ${round}: ${again.stderr}`);
       const fsck = await server.admin(['fsck', '--json']);
       assert.equal(fsck.code, 0, `round ${round}: ${fsck.stdout}${fsck.stderr}`);
     }
     rmSync(join(ws, '.dvx/cache'), { recursive: true });
     for (let round = 0; round < 20; round++) rmSync(join(ws, `round-${round}.bin`));
-    await dvxOk(ws, ['pull'], { DVX_TOKEN: token });
+    await dvxOk(ws, ['pull', '-r', `${server.url}/crashy`], { DVX_TOKEN: token });
     assert.deepEqual(readFileSync(join(ws, 'round-13.bin')), seededBytes(1013, 4_000_000));
   });
 }

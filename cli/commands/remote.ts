@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { parseRemoteUrl } from '../remote/remote-url.ts';
+import { gitAdd } from '../git.ts';
 import { info, printJson, type OutputOptions } from '../ui.ts';
 import { readConfigFile, writeConfigFile } from '../workspace/config.ts';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, Workspace } from '../workspace/workspace.ts';
@@ -17,6 +18,12 @@ function configFile(ws: Workspace, local?: boolean): string {
   return join(ws.dvxDir, local ? LOCAL_CONFIG_FILE : CONFIG_FILE);
 }
 
+/** The shared config is part of the project: stage it, as `dvx add` stages pointers. */
+function save(ws: Workspace, path: string, config: ReturnType<typeof readConfigFile>, local?: boolean): void {
+  writeConfigFile(path, config);
+  if (!local) gitAdd(ws.root, [`.dvx/${CONFIG_FILE}`]);
+}
+
 export async function add(name: string, url: string, opts: RemoteOptions): Promise<void> {
   if (!NAME_RE.test(name)) throw new DvxError('usage', `invalid remote name ${JSON.stringify(name)}: use letters, digits, ".", "_" or "-"`);
   const parsed = parseRemoteUrl(url);
@@ -27,7 +34,7 @@ export async function add(name: string, url: string, opts: RemoteOptions): Promi
   config.remotes = { ...config.remotes, [name]: { url: parsed.url } };
   const makeDefault = opts.default || !ws.config.default_remote;
   if (makeDefault) config.default_remote = name;
-  writeConfigFile(path, config);
+  save(ws, path, config, opts.local);
   if (opts.json) printJson({ name, url: parsed.url, repo: parsed.repo, server: parsed.base, default: makeDefault });
   else info(opts, `added remote ${name}: repository ${parsed.repo} on ${parsed.base}${makeDefault ? ' (default)' : ''}`);
 }
@@ -47,7 +54,7 @@ export async function remove(name: string, opts: RemoteOptions): Promise<void> {
   if (!config.remotes?.[name]) throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`);
   delete config.remotes[name];
   if (config.default_remote === name) delete config.default_remote;
-  writeConfigFile(path, config);
+  save(ws, path, config, opts.local);
   info(opts, `removed remote ${name}`);
 }
 
@@ -57,6 +64,6 @@ export async function setDefault(name: string, opts: RemoteOptions): Promise<voi
   const path = configFile(ws, opts.local);
   const config = readConfigFile(path);
   config.default_remote = name;
-  writeConfigFile(path, config);
+  save(ws, path, config, opts.local);
   info(opts, `default remote is now ${name}`);
 }
