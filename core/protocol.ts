@@ -173,3 +173,71 @@ export type CommitsRequest = z.input<typeof commitsRequestSchema>;
 export const commitsResponseSchema = z.object({ recorded: z.number().int(), refs: z.number().int() });
 export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).max(Commits.maxKnownShas) });
 export const knownResponseSchema = z.object({ known: z.array(gitSha) });
+
+// ---- Runs, metrics, lineage and models (tracking); see docs/protocol.md ----
+
+export const RunsSync = {
+  maxRunsPerRequest: 500,
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxLogBytes: 1024 * 1024,
+} as const;
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const runStatusSchema = z.enum(['running', 'succeeded', 'failed', 'timeout', 'upstream_failed', 'cancelled']);
+const artifactSchema = z.strictObject({
+  path: z.string().min(1).max(4096),
+  type: z.enum(['file', 'dir']),
+  sha256: hex64,
+  manifest: hex64.nullable(),
+  size: z.number().int().nonnegative().nullable(),
+});
+export const syncedRunSchema = z.strictObject({
+  id: uuid,
+  pipelineRun: uuid,
+  stage: z.string().min(1).max(100),
+  attempt: z.number().int().min(0),
+  status: runStatusSchema,
+  startedAt: z.number().int(),
+  finishedAt: z.number().int().nullable(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(32).nullable(),
+  cmd: z.string().max(100_000),
+  commit: gitShaOrNull(),
+  params: z.record(z.string(), z.unknown()),
+  error: z.string().max(100_000).nullable(),
+  metrics: z.array(z.strictObject({ key: z.string().min(1).max(200), value: z.number(), step: z.number().int().nullable(), time: z.number() })).max(1_000_000),
+  inputs: z.array(artifactSchema).max(100_000),
+  outputs: z.array(artifactSchema).max(100_000),
+  log: z.string().max(RunsSync.maxLogBytes).nullable(),
+});
+export type SyncedRun = z.infer<typeof syncedRunSchema>;
+
+function gitShaOrNull() {
+  return z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/).nullable();
+}
+
+export const syncedPipelineRunSchema = z.strictObject({
+  id: uuid,
+  commit: gitShaOrNull(),
+  trigger: z.string().max(32),
+  startedAt: z.number().int(),
+  finishedAt: z.number().int().nullable(),
+  status: runStatusSchema,
+});
+export const syncedModelSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/),
+  version: z.number().int().min(1),
+  aliases: z.array(z.string().min(1).max(100)).max(100),
+  path: z.string().min(1).max(4096),
+  sha256: hex64,
+  manifest: hex64.nullable(),
+  run: uuid.nullable(),
+  createdAt: z.number().int(),
+});
+export const runsSyncRequestSchema = z.strictObject({
+  pipelineRuns: z.array(syncedPipelineRunSchema).max(RunsSync.maxRunsPerRequest).default([]),
+  runs: z.array(syncedRunSchema).max(RunsSync.maxRunsPerRequest).default([]),
+  models: z.array(syncedModelSchema).max(10_000).default([]),
+});
+export type RunsSyncRequest = z.input<typeof runsSyncRequestSchema>;
+export const runsSyncResponseSchema = z.object({ runs: z.number().int(), models: z.number().int() });

@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
+import { openTracking } from '../tracking/open.ts';
+import { syncTracking } from '../tracking/sync.ts';
 import type { Root } from '../cache/reachable.ts';
 import { fetchData } from '../remote/fetch.ts';
 import { pushData } from '../remote/push.ts';
@@ -41,7 +45,17 @@ export async function push(paths: string[], opts: TransferOptions): Promise<void
       onBytes: (n) => progress?.update(n),
     });
     progress?.stop();
-    const result = { remote: remote.remote.url, paths: r.length, ...summary, requests: remote.http.requests, bytesSent: remote.http.bytesSent };
+    // Runs travel with the data (idempotent on the server).
+    let tracking = { runs: 0, models: 0 };
+    if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
+      const store = openTracking(ws);
+      try {
+        tracking = await syncTracking(store, remote);
+      } finally {
+        store.close();
+      }
+    }
+    const result = { remote: remote.remote.url, paths: r.length, ...summary, runs: tracking.runs, models: tracking.models, requests: remote.http.requests, bytesSent: remote.http.bytesSent };
     if (opts.json) printJson(result);
     else if (summary.missing === 0) info(opts, `${remote.remote.url} already has everything for ${plural(r.length, 'tracked path')}`);
     else info(opts, `pushed ${plural(r.length, 'tracked path')} to ${remote.remote.url}: ${plural(summary.uploadedBlobs, 'blob')} in ${plural(summary.packs, 'pack')}, ${formatBytes(summary.uploadedBytes)} (${summary.blobs - summary.missing} of ${summary.blobs} blobs were already there)`);

@@ -6,6 +6,10 @@ import { GitHistory, type CommitInfo } from '../history/git-history.ts';
 import { pushData } from '../remote/push.ts';
 import { openRemote } from '../remote/resolve.ts';
 import { formatBytes, plural } from '../ui.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openTracking } from '../tracking/open.ts';
+import { syncTracking } from '../tracking/sync.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
 /**
@@ -82,6 +86,14 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     const summary = roots.size > 0 ? await pushData(cache, remote, [...roots.values()]) : undefined;
     for (const batch of batches(records)) await remote.recordCommits({ commits: batch, refs: [] });
     if (refs.length > 0) await remote.recordCommits({ commits: [], refs });
+    if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
+      const store = openTracking(ws);
+      try {
+        await syncTracking(store, remote);
+      } finally {
+        store.close();
+      }
+    }
     if (summary && summary.uploadedBytes > 0) {
       process.stderr.write(`dvx: pushed data for ${plural(commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(summary.uploadedBytes)} in ${plural(summary.packs, 'pack')}\n`);
     }

@@ -1,5 +1,5 @@
 import { DvxError } from '../../core/errors.ts';
-import { API_PREFIX, Commits, commitsResponseSchema, decodeIdList, encodeIdList, knownResponseSchema, Limits, MediaType, packPutResponseSchema, type CommitsRequest, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
+import { API_PREFIX, Commits, runsSyncResponseSchema, type RunsSyncRequest, commitsResponseSchema, decodeIdList, encodeIdList, knownResponseSchema, Limits, MediaType, packPutResponseSchema, type CommitsRequest, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
 import { HttpClient, type ClientOptions } from './http-client.ts';
 import type { RemoteUrl } from './remote-url.ts';
 
@@ -77,6 +77,13 @@ export class DvxRemote {
     const { data } = await this.http.json<unknown>('POST', `${this.repoPath}/commits`, body);
     const parsed = commitsResponseSchema.safeParse(data);
     if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed answer to commit records');
+    return parsed.data;
+  }
+
+  async postRuns(body: RunsSyncRequest): Promise<{ runs: number; models: number }> {
+    const { data } = await this.http.json<unknown>('POST', `${this.repoPath}/runs`, body);
+    const parsed = runsSyncResponseSchema.safeParse(data);
+    if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed answer to a runs upload');
     return parsed.data;
   }
 }

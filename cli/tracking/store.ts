@@ -210,6 +210,31 @@ export class TrackingStore {
     return rows.map(toRun);
   }
 
+  /** Finished runs not yet sent to the server, oldest first. */
+  unsyncedRuns(limit: number): StageRun[] {
+    return (this.db.prepare('SELECT * FROM stage_runs WHERE synced = 0 AND finished_at IS NOT NULL ORDER BY started_at LIMIT ?').all(limit) as StageRunRow[]).map(toRun);
+  }
+
+  pipelineRun(id: string): { id: string; commit: string | null; trigger: string; startedAt: number; finishedAt: number | null; status: RunStatus } | undefined {
+    const r = this.db.prepare('SELECT * FROM pipeline_runs WHERE id = ?').get(id) as { id: string; commit_sha: string | null; trigger: string; started_at: number; finished_at: number | null; status: RunStatus } | undefined;
+    return r && { id: r.id, commit: r.commit_sha, trigger: r.trigger, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status };
+  }
+
+  markRunsSynced(ids: string[]): void {
+    const stmt = this.db.prepare('UPDATE stage_runs SET synced = 1 WHERE id = ?');
+    this.db.transaction(() => ids.forEach((id) => stmt.run(id)))();
+  }
+
+  unsyncedModels(): ModelVersion[] {
+    const keys = new Set((this.db.prepare('SELECT name, version FROM models WHERE synced = 0').all() as { name: string; version: number }[]).map((r) => `${r.name}@${r.version}`));
+    return this.models().filter((m) => keys.has(`${m.name}@${m.version}`));
+  }
+
+  markModelsSynced(models: ModelVersion[]): void {
+    const stmt = this.db.prepare('UPDATE models SET synced = 1 WHERE name = ? AND version = ?');
+    this.db.transaction(() => models.forEach((m) => stmt.run(m.name, m.version)))();
+  }
+
   registerModel(m: { name: string; path: string; sha256: string; manifest: string | null; run: string | null; alias?: string }): ModelVersion {
     return this.db.transaction(() => {
       const last = this.db.prepare('SELECT max(version) FROM models WHERE name = ?').pluck().get(m.name) as number | null;
@@ -218,7 +243,11 @@ export class TrackingStore {
       if (existing === undefined) {
         this.db.prepare('INSERT INTO models (name, version, path, sha256, manifest, run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(m.name, version, m.path, m.sha256, m.manifest, m.run, Date.now());
       }
-      if (m.alias) this.db.prepare('INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)').run(m.name, m.alias, version);
+      if (m.alias) {
+        this.db.prepare('INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)').run(m.name, m.alias, version);
+        // Aliases move: every version of the model is sent again.
+        this.db.prepare('UPDATE models SET synced = 0 WHERE name = ?').run(m.name);
+      }
       return this.models(m.name).find((v) => v.version === version)!;
     })();
   }
