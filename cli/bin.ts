@@ -255,6 +255,15 @@ program
   .action(action(() => import('./commands/config.ts')));
 
 program
+  .command('import-lfs')
+  .description('move files from Git LFS to dvx: verified against their LFS oids, LFS pointers replaced by dvx pointers')
+  .argument('[paths...]', 'only these LFS files or directories (default: all)')
+  .option('--keep-attributes', 'leave the filter=lfs lines in .gitattributes')
+  .addOption(json())
+  .addOption(quiet())
+  .action(action(() => import('./commands/import-lfs.ts')));
+
+program
   .command('install')
   .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
   .option('--global', "install into git's template directory, so every new clone and init gets the hooks")
