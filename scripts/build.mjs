@@ -2,12 +2,15 @@
 // TypeScript to dist/. The .wasm is written next to its .wat as well so that
 // sources run directly under tsx (tests, benchmarks) find it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// --out DIR builds somewhere else than dist/ (the benchmarks build a private copy).
+const outArg = process.argv.indexOf('--out');
+const dist = outArg > 0 ? process.argv[outArg + 1] : join(root, 'dist');
 const require = createRequire(import.meta.url);
 
 async function buildWasm() {
@@ -20,27 +23,55 @@ async function buildWasm() {
     mod.destroy();
     const out = src.replace(/\.wat$/, '.wasm');
     writeFileSync(out, buffer);
-    mkdirSync(dirname(join(root, 'dist', rel)), { recursive: true });
-    copyFileSync(out, join(root, 'dist', rel.replace(/\.wat$/, '.wasm')));
+    mkdirSync(dirname(join(dist, rel)), { recursive: true });
+    copyFileSync(out, join(dist, rel.replace(/\.wat$/, '.wasm')));
   }
 }
 
 function compileTs() {
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  rmSync(dist, { recursive: true, force: true });
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+}
+
+/**
+ * The dvx CLI as a bundle: git hooks start dvx on every commit and checkout, and
+ * resolving and compiling hundreds of module files (zod alone is ~0.15 s) would
+ * double its start-up. Commands stay lazy chunks; the hash worker is an entry
+ * of its own (a Worker loads a file); better-sqlite3 is native, so it stays a
+ * package.
+ */
+async function bundleCli() {
+  const esbuild = await import('esbuild');
+  const out = join(dist, 'dvx');
+  await esbuild.build({
+    entryPoints: { dvx: join(root, 'cli', 'bin.ts'), 'hash-worker': join(root, 'core', 'hash-worker.ts') },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['better-sqlite3'],
+    sourcemap: true,
+    logLevel: 'warning',
+    // Bundled CommonJS packages call require() for Node builtins.
+    banner: { js: "import { createRequire as __dvxRequire } from 'node:module'; const require = __dvxRequire(import.meta.url);" },
+  });
+  copyFileSync(join(root, 'core', 'fastcdc.wasm'), join(out, 'fastcdc.wasm'));
+  chmodSync(join(out, 'dvx.js'), 0o755);
 }
 
 function copyAssets() {
   // Static files that ship beside compiled code (the web UI's HTML/CSS, vendored at build).
   const web = join(root, 'server', 'web', 'static');
-  if (existsSync(web)) cpSync(web, join(root, 'dist', 'server', 'web', 'static'), { recursive: true });
-  for (const bin of ['dist/cli/bin.js', 'dist/server/bin.js']) {
-    if (existsSync(join(root, bin))) chmodSync(join(root, bin), 0o755);
+  if (existsSync(web)) cpSync(web, join(dist, 'server', 'web', 'static'), { recursive: true });
+  for (const bin of ['server/bin.js']) {
+    if (existsSync(join(dist, bin))) chmodSync(join(dist, bin), 0o755);
   }
 }
 
 compileTs();
 await buildWasm();
+await bundleCli();
 copyAssets();
-if (process.argv.includes('--verbose')) console.log(readdirSync(join(root, 'dist')));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const DVX = join(root, 'dist', 'cli', 'bin.js');
+const DVX = join(root, 'dist', 'dvx', 'dvx.js');
 const SERVER = join(root, 'dist', 'server', 'bin.js');
 const keep = process.argv.includes('--keep');
 const base = mkdtempSync(join(tmpdir(), 'dvx-demo-'));

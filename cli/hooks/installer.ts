@@ -35,7 +35,7 @@ function packageRoot(): string {
 
 function dvxEntry(): string {
   const root = packageRoot();
-  const built = join(root, 'dist', 'cli', 'bin.js');
+  const built = join(root, 'dist', 'dvx', 'dvx.js');
   if (!existsSync(built)) throw new DvxError('not_built', `dvx is not built (${built} is missing)`, 'run `npm run build` in the dvx checkout');
   return built;
 }

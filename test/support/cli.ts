@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test';
  * repositories, the way users do.
  */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const DVX_BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+export const DVX_BIN = join(REPO_ROOT, 'dist', 'dvx', 'dvx.js');
 
 export interface RunResult {
   code: number;
