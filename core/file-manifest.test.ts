@@ -43,3 +43,13 @@ test('fuzz: any input is rejected with a FormatError or decodes canonically', ()
     samples: [encodeFileManifest(sample), encodeFileManifest({ chunker, size: 0, sha256: EMPTY_SHA256, chunks: [] })],
   });
 });
+
+test('encoding from raw entries (ChunkList) equals encoding from objects', async () => {
+  const { ChunkList } = await import('./chunk-list.ts');
+  const list = new ChunkList();
+  for (const c of sample.chunks) list.push(Buffer.from(c.id, 'hex'), c.length);
+  const { encodeFileManifestEntries } = await import('./file-manifest.ts');
+  assert.deepEqual(encodeFileManifestEntries(sample, list.entries()), encodeFileManifest(sample));
+  assert.deepEqual(list.refs(), sample.chunks);
+  assert.throws(() => encodeFileManifestEntries({ ...sample, size: 1 }, list.entries()), /sum to 1500/);
+});

@@ -68,6 +68,33 @@ export function encodeFileManifest(m: FileManifest): Buffer {
   return w.done();
 }
 
+/**
+ * Encodes a manifest from entries already in their encoded form (ChunkList),
+ * checking them as encodeFileManifest does, without materializing objects.
+ */
+export function encodeFileManifestEntries(meta: Omit<FileManifest, 'chunks'>, entries: Uint8Array): Buffer {
+  checkChunkerParams(meta.chunker);
+  assertId(meta.sha256, `${WHAT} sha256`);
+  if (entries.length % ENTRY !== 0) throw new FormatError(WHAT, 'ragged chunk entries');
+  const n = entries.length / ENTRY;
+  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const length = view.getUint32(i * ENTRY + 32, true);
+    if (length < 1 || length > meta.chunker.max || (i < n - 1 && length <= meta.chunker.min)) {
+      throw new FormatError(WHAT, `chunk ${i} has length ${length}, outside what the chunker ${JSON.stringify(meta.chunker)} produces`);
+    }
+    total += length;
+  }
+  if (total !== meta.size) throw new FormatError(WHAT, `chunk lengths sum to ${total}, not the file size ${meta.size}`);
+  return new ByteWriter(HEADER + entries.length)
+    .raw(MAGIC).u8(VERSION).u8(CHUNKER_ALGORITHM_FASTCDC_V1).u16(0)
+    .u32(meta.chunker.min).u32(meta.chunker.avg).u32(meta.chunker.max)
+    .u64(meta.size).hex(meta.sha256).u32(n)
+    .raw(entries)
+    .done();
+}
+
 export function decodeFileManifest(bytes: Uint8Array): FileManifest {
   const r = new ByteReader(bytes, WHAT);
   r.expectMagic(MAGIC);

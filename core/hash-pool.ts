@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { HashReply, HashRequest } from './hash-worker.ts';
+import type { HashReply, HashRequest, ShaUpdate } from './hash-worker.ts';
 
 /**
  * A pool of worker threads that BLAKE3-hash ranges of shared memories, so that
@@ -31,13 +31,14 @@ interface PoolWorker {
 
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly waiting = new Map<number, { resolve: (ids: Uint8Array) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (reply: HashReply) => void; reject: (err: Error) => void }>();
+  private nextStream = 1;
   private seq = 0;
   private nextMem = 1;
   private readonly memIds = new WeakMap<SharedArrayBuffer, number>();
   private closed = false;
 
-  constructor(readonly size: number = Math.max(1, Math.min(4, availableParallelism()))) {}
+  constructor(readonly size: number = Number(process.env.DVX_HASH_WORKERS) || Math.max(1, Math.min(4, availableParallelism()))) {}
 
   private spawn(): PoolWorker {
     const worker = startWorker();
@@ -49,7 +50,7 @@ export class HashPool {
       this.waiting.delete(reply.seq);
       if (!w) return;
       if ('error' in reply) w.reject(new Error(`hash worker: ${reply.error}`));
-      else w.resolve(reply.ids);
+      else w.resolve(reply);
     });
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {
@@ -77,37 +78,58 @@ export class HashPool {
     pw.worker.postMessage(msg);
   }
 
-  /**
-   * BLAKE3-256 of each range [offsets[i], offsets[i]+lengths[i]) of `buffer`,
-   * concatenated (32 bytes per range), split across the workers by bytes.
-   */
-  async hash(buffer: SharedArrayBuffer, offsets: Uint32Array, lengths: Uint32Array): Promise<Uint8Array> {
+  private request(pw: PoolWorker, build: (seq: number) => HashRequest): Promise<HashReply> {
+    const seq = this.seq++;
+    const reply = new Promise<HashReply>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+    if (pw.inFlight++ === 0) pw.worker.ref();
+    this.send(pw, build(seq));
+    return reply;
+  }
+
+  private ensureWorkers(): void {
     if (this.closed) throw new Error('hash pool is closed');
     while (this.workers.length < this.size) this.workers.push(this.spawn());
+  }
+
+  /** A new SHA-256 stream, fed by the `sha` part of hash() calls, in call order. */
+  newShaStream(): number {
+    return this.nextStream++;
+  }
+
+  /**
+   * BLAKE3-256 of each range [offsets[i], offsets[i]+lengths[i]) of `buffer`,
+   * concatenated (32 bytes per range), split across the workers. With `sha`,
+   * worker 0 first adds that range to its SHA-256 stream, and takes a smaller
+   * share of the chunks so every worker has about the same work.
+   */
+  async hash(buffer: SharedArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, sha?: ShaUpdate): Promise<Uint8Array> {
+    this.ensureWorkers();
     const mem = this.memId(buffer);
     const n = offsets.length;
     let total = 0;
     for (let i = 0; i < n; i++) total += lengths[i]!;
-    const parts: Promise<Uint8Array>[] = [];
-    const share = total / this.workers.length;
+    // SHA-256 (SHA-NI, ~1.5 GB/s) costs about a third of hash-wasm's BLAKE3 (~0.5 GB/s) per byte.
+    const shaWork = sha ? sha.length / 3 : 0;
+    const share = (total + shaWork) / this.workers.length;
+    const parts: Promise<HashReply>[] = [];
     let from = 0;
-    for (let w = 0; w < this.workers.length && from < n; w++) {
+    for (let w = 0; w < this.workers.length && (from < n || (w === 0 && sha)); w++) {
+      const quota = w === 0 ? share - shaWork : share;
       let to = from;
       let bytes = 0;
       const last = w === this.workers.length - 1;
-      while (to < n && (last || bytes < share)) bytes += lengths[to++]!;
+      while (to < n && (last || bytes + lengths[to]! / 2 < quota)) bytes += lengths[to++]!;
       const pw = this.workers[w]!;
       if (!pw.attached.has(mem)) {
         this.send(pw, { type: 'attach', mem, buffer });
         pw.attached.add(mem);
       }
-      const seq = this.seq++;
-      parts.push(new Promise<Uint8Array>((resolve, reject) => this.waiting.set(seq, { resolve, reject })));
-      if (pw.inFlight++ === 0) pw.worker.ref();
-      this.send(pw, { type: 'hash', seq, mem, offsets: offsets.slice(from, to), lengths: lengths.slice(from, to) });
+      const part = { offsets: offsets.slice(from, to), lengths: lengths.slice(from, to) };
+      parts.push(this.request(pw, (seq) => ({ type: 'hash', seq, mem, ...part, ...(w === 0 && sha ? { sha } : {}) })));
       from = to;
     }
-    const results = await Promise.all(parts);
+    const results = (await Promise.all(parts)).map((r) => (r as { ids: Uint8Array }).ids);
+    if (results.length === 0) return new Uint8Array(0);
     if (results.length === 1) return results[0]!;
     const out = new Uint8Array(32 * n);
     let at = 0;
@@ -116,6 +138,13 @@ export class HashPool {
       at += r.length;
     }
     return out;
+  }
+
+  /** Ends a SHA-256 stream (after every hash() that fed it resolved). */
+  async shaDigest(stream: number): Promise<string> {
+    this.ensureWorkers();
+    const reply = await this.request(this.workers[0]!, (seq) => ({ type: 'sha-digest', seq, stream }));
+    return (reply as { digest: string }).digest;
   }
 
   /** Lets workers drop a memory that will not be hashed again. */

@@ -4,19 +4,20 @@ import { checkChunkerParams, type ChunkerParams } from './chunker.ts';
 import { DATA_OFFSET, WasmChunker } from './fastcdc.ts';
 import { blake3, loadHashing, sha256 } from './hash.ts';
 import { defaultHashPool, type HashPool } from './hash-pool.ts';
-import type { ChunkRef } from './file-manifest.ts';
+import { ChunkList } from './chunk-list.ts';
 
 /**
  * Ingest: turns a stream of bytes into chunks with ids, plus the whole stream's
  * size and SHA-256, in one pass and bounded memory, whatever the input size.
  *
- * Input is read in blocks into slots of a shared WebAssembly memory. For each
- * block the main thread updates SHA-256 and finds cut points; a HashPool hashes
- * the chunks where they lie, while the main thread reads and cuts the next
- * block. Chunks are handed to the caller in order, as views into the slot that
- * stay valid until the callback's promise settles. A chunk still open at the
- * end of a block is carried to the front of the next slot, so cut points never
- * depend on block or read sizes.
+ * Input is read in blocks into slots of a shared WebAssembly memory. The
+ * calling thread only reads and finds cut points; a HashPool BLAKE3-hashes the
+ * chunks where they lie, and one of its workers also keeps the running SHA-256
+ * (it receives every block, in order). Chunks reach the caller in order, as
+ * views into their slot; the slot is reused only after the promise the caller
+ * returned for it settles, so the caller may write them out asynchronously.
+ * A chunk still open at the end of a block is carried to the front of the next
+ * slot, so cut points never depend on block or read sizes.
  */
 export interface ByteSource {
   /** Fills up to `into.length` bytes; resolves 0 at end of input. */
@@ -32,25 +33,26 @@ export interface Chunk {
 export interface IngestResult {
   readonly size: number;
   readonly sha256: string;
-  readonly chunks: ChunkRef[];
+  readonly chunks: ChunkList;
 }
 
 export interface IngestOptions {
   params: ChunkerParams;
-  /** Bytes read per block (default 4 MiB). */
+  /** Bytes read per block (default 16 MiB). */
   blockBytes?: number;
   /** null: hash on the calling thread only. Default: the process-wide pool. */
   pool?: HashPool | null;
 }
 
-export type ChunkSink = (chunks: Chunk[]) => void | Promise<void>;
+export type ChunkSink = (chunks: Chunk[]) => void | Promise<unknown>;
 
-/** Slots of the ring: one being filled, the others waiting on hash workers or the sink. */
+/** Blocks in the ring. Each block costs a message to each hash worker, and waking a worker is slow on small VMs, so blocks are large and few. */
 const SLOTS = 3;
-/** Blocks with less chunk data than this are hashed inline: a worker round trip costs more. */
+/** Inputs smaller than this are hashed inline: a worker round trip costs more. */
 const INLINE_BYTES = 1 << 20;
 
 interface Pending {
+  slot: number;
   starts: Uint32Array;
   lengths: Uint32Array;
   ids: Promise<Uint8Array> | Uint8Array;
@@ -65,7 +67,7 @@ export class Ingestor {
 
   private constructor(opts: IngestOptions) {
     const params = checkChunkerParams(opts.params);
-    this.blockBytes = opts.blockBytes ?? 4 << 20;
+    this.blockBytes = opts.blockBytes ?? 16 << 20;
     this.slotBytes = this.blockBytes + params.max;
     this.chunker = new WasmChunker(params, SLOTS * this.slotBytes);
     this.pool = opts.pool === undefined ? defaultHashPool() : opts.pool;
@@ -96,80 +98,93 @@ export class Ingestor {
 
   private async run(source: ByteSource, onChunks: ChunkSink, onProgress?: (n: number) => void): Promise<IngestResult> {
     const mem = this.chunker.bytes;
-    const sha = sha256();
-    const refs: ChunkRef[] = [];
+    const chunks = new ChunkList();
     const pending: Pending[] = [];
+    /** per slot: settles when the caller is done with the slot's chunks */
+    const released: Promise<unknown>[] = new Array(SLOTS).fill(Promise.resolve());
     let size = 0;
     let slot = 0;
     let carryAt = 0;
     let carryLen = 0;
     let eof = false;
+    // Decided on the first block: small inputs are hashed inline, others by the pool.
+    let inlineSha: ReturnType<typeof sha256> | undefined;
+    let stream = 0;
 
     const drain = async () => {
       const p = pending.shift()!;
       const ids = await p.ids;
-      const chunks: Chunk[] = new Array(p.starts.length);
+      const batch: Chunk[] = new Array(p.starts.length);
       for (let i = 0; i < p.starts.length; i++) {
-        const id = Buffer.from(ids.buffer, ids.byteOffset + 32 * i, 32).toString('hex');
-        chunks[i] = { id, data: mem.subarray(p.starts[i]!, p.starts[i]! + p.lengths[i]!) };
-        refs.push({ id, length: p.lengths[i]! });
+        const idBytes = ids.subarray(32 * i, 32 * i + 32);
+        chunks.push(idBytes, p.lengths[i]!);
+        batch[i] = { id: Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex'), data: mem.subarray(p.starts[i]!, p.starts[i]! + p.lengths[i]!) };
       }
-      if (chunks.length > 0) await onChunks(chunks);
+      const done = batch.length > 0 ? Promise.resolve(onChunks(batch)) : Promise.resolve();
+      // Awaited when the slot comes round again; until then a failure must not count as unhandled.
+      done.catch(() => {});
+      released[p.slot] = done;
     };
 
     try {
       while (!eof) {
+        await released[slot];
         const base = DATA_OFFSET + slot * this.slotBytes;
         const limit = base + this.slotBytes;
         if (carryLen > 0) mem.copyWithin(base, carryAt, carryAt + carryLen);
-        let filled = base + carryLen;
+        const fresh = base + carryLen;
+        let filled = fresh;
         while (filled < limit) {
           const n = await source.read(mem.subarray(filled, limit));
           if (n === 0) {
             eof = true;
             break;
           }
-          sha.update(mem.subarray(filled, filled + n));
           filled += n;
           size += n;
         }
         onProgress?.(size);
+        if (!inlineSha && !stream) {
+          if (this.pool && !(eof && size < INLINE_BYTES)) stream = this.pool.newShaStream();
+          else inlineSha = sha256();
+        }
 
         const starts: number[] = [];
         const lengths: number[] = [];
         let start = base;
-        let bytes = 0;
         while (start < filled) {
           const cut = this.chunker.findCut(start, filled, eof);
           if (cut < 0) break;
           starts.push(start);
           lengths.push(cut - start);
-          bytes += cut - start;
           start = cut;
         }
         carryAt = start;
         carryLen = filled - start;
         const s = Uint32Array.from(starts);
         const l = Uint32Array.from(lengths);
-        pending.push({ starts: s, lengths: l, ids: this.hash(s, l, bytes) });
-        // The next slot to fill must be drained; the carried bytes' slot stays pending until copied.
-        while (pending.length >= SLOTS || (eof && pending.length > 0)) await drain();
+        let ids: Promise<Uint8Array> | Uint8Array;
+        if (inlineSha) {
+          inlineSha.update(mem.subarray(fresh, filled));
+          ids = new Uint8Array(32 * s.length);
+          for (let i = 0; i < s.length; i++) ids.set(blake3(mem.subarray(s[i]!, s[i]! + l[i]!)), 32 * i);
+        } else {
+          ids = this.pool!.hash(this.chunker.memory.buffer as SharedArrayBuffer, s, l, { stream, offset: fresh, length: filled - fresh });
+        }
+        pending.push({ slot, starts: s, lengths: l, ids });
+        // Keep the workers busy: hand results on once a slot or two are in flight.
+        while (pending.length >= SLOTS - 1 || (eof && pending.length > 0)) await drain();
         slot = (slot + 1) % SLOTS;
       }
+      await Promise.all(released);
     } catch (err) {
-      // Let in-flight hashing settle before the slots are reused by a later call.
-      await Promise.allSettled(pending.map((p) => p.ids));
+      // Let in-flight hashing and writes settle before the slots are reused by a later call.
+      await Promise.allSettled([...pending.map((p) => p.ids), ...released]);
+      if (stream) await this.pool!.shaDigest(stream).catch(() => {});
       throw err;
     }
-    return { size, sha256: sha.digest('hex'), chunks: refs };
-  }
-
-  private hash(starts: Uint32Array, lengths: Uint32Array, bytes: number): Promise<Uint8Array> | Uint8Array {
-    if (this.pool && bytes >= INLINE_BYTES) return this.pool.hash(this.chunker.memory.buffer as SharedArrayBuffer, starts, lengths);
-    const mem = this.chunker.bytes;
-    const ids = new Uint8Array(32 * starts.length);
-    for (let i = 0; i < starts.length; i++) ids.set(blake3(mem.subarray(starts[i]!, starts[i]! + lengths[i]!)), 32 * i);
-    return ids;
+    const digest = inlineSha ? inlineSha.digest('hex') : await this.pool!.shaDigest(stream);
+    return { size, sha256: digest, chunks };
   }
 
   close(): void {

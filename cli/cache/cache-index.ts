@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { dirname, join } from 'node:path';
+import { Bloom } from './bloom.ts';
 import type { BlobType, PackIndex } from '../../core/pack.ts';
 
 /**
@@ -32,15 +34,18 @@ const bin = (h: string) => Buffer.from(h, 'hex');
 export class CacheIndex {
   private readonly db: Database.Database;
   private readonly stmt;
+  private bloom: Bloom | undefined;
+  private readonly bloomPath: string;
 
   constructor(path: string) {
+    this.bloomPath = join(dirname(path), 'bloom.bin');
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
-    // Lookups hit random keys: a roomy page cache matters more than anything else.
-    this.db.pragma('cache_size = -65536');
-    this.db.pragma('mmap_size = 268435456');
+    // Lookups hit random keys: a roomy page cache helps; no mmap, whose touched
+    // pages would count against add's memory budget as the index grows.
+    this.db.pragma('cache_size = -32768');
     this.db.exec(SCHEMA);
     this.stmt = {
       has: this.db.prepare('SELECT 1 FROM blobs WHERE id = ?').pluck(),
@@ -61,11 +66,30 @@ export class CacheIndex {
       blobCount: this.db.prepare('SELECT count(*) FROM blobs').pluck(),
       files: this.db.prepare('SELECT sha256, manifest FROM files'),
       deleteFile: this.db.prepare('DELETE FROM files WHERE sha256 = ?'),
+      packCount: this.db.prepare('SELECT count(*) FROM packs').pluck(),
+      allIds: this.db.prepare('SELECT id FROM blobs').pluck(),
     };
   }
 
+  /** The Bloom filter, loaded or rebuilt when it does not cover every indexed pack. */
+  private filter(): Bloom {
+    if (this.bloom) return this.bloom;
+    const packs = this.stmt.packCount.get() as number;
+    let b = Bloom.load(this.bloomPath);
+    if (!b || b.packs !== packs || b.full) {
+      const blobs = this.blobCount();
+      b = Bloom.empty(Math.max(1 << 18, blobs * 4));
+      for (const id of this.stmt.allIds.iterate() as Iterable<Buffer>) b.add(id);
+      b.packs = packs;
+    }
+    this.bloom = b;
+    return b;
+  }
+
   has(id: string): boolean {
-    return this.stmt.has.get(bin(id)) !== undefined;
+    const key = bin(id);
+    if (!this.filter().mightHave(key)) return false;
+    return this.stmt.has.get(key) !== undefined;
   }
 
   locate(id: string): BlobLocation | undefined {
@@ -123,6 +147,10 @@ export class CacheIndex {
       for (const e of index.entries) this.stmt.insertBlob.run(bin(e.id), pid, e.offset, e.length, e.type);
       for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
     })();
+    const bloom = this.filter();
+    for (const e of index.entries) bloom.add(bin(e.id));
+    bloom.packs = this.stmt.packCount.get() as number;
+    if (bloom.full) this.bloom = undefined;
   }
 
   addFiles(files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
@@ -177,6 +205,15 @@ export class CacheIndex {
   }
 
   close(): void {
+    // Packs removed since loading leave stale bits: harmless "maybe"s, checked in SQLite.
+    if (this.bloom?.dirty) {
+      this.bloom.packs = this.stmt.packCount.get() as number;
+      try {
+        this.bloom.save(this.bloomPath);
+      } catch {
+        // a missing filter is rebuilt next time
+      }
+    }
     this.db.close();
   }
 }

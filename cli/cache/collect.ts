@@ -18,7 +18,7 @@ export interface CollectResult {
   removedTemp: number;
 }
 
-export function collectGarbage(cache: LocalCache, keep: ReadonlySet<string>, opts: { dryRun?: boolean } = {}): CollectResult {
+export async function collectGarbage(cache: LocalCache, keep: ReadonlySet<string>, opts: { dryRun?: boolean } = {}): Promise<CollectResult> {
   const result: CollectResult = { packs: 0, deletedPacks: 0, rewrittenPacks: 0, deletedBlobs: 0, freedBytes: 0, removedTemp: 0 };
   for (const pack of cache.index.packs()) {
     result.packs++;
@@ -45,9 +45,9 @@ export function collectGarbage(cache: LocalCache, keep: ReadonlySet<string>, opt
     const writer = cache.writer();
     try {
       for (const b of live) writer.put(b.id, b.type, bytes.subarray(b.offset, b.offset + b.length));
-      writer.flush();
+      await writer.flush();
     } catch (err) {
-      writer.discard();
+      await writer.discard();
       throw err;
     }
     cache.packs.remove(pack.id);

@@ -141,7 +141,7 @@ export interface RepairOutcome {
 }
 
 /** Salvages what verify found intact; what is damaged is dropped so it can be fetched or re-added. */
-export function repairCache(cache: LocalCache, report: VerifyReport): RepairOutcome {
+export async function repairCache(cache: LocalCache, report: VerifyReport): Promise<RepairOutcome> {
   const out: RepairOutcome = { indexed: [], salvaged: [], dropped: [], removedTemp: 0 };
   const byPack = new Map<string, Problem[]>();
   for (const p of report.problems) {
@@ -178,8 +178,11 @@ export function repairCache(cache: LocalCache, report: VerifyReport): RepairOutc
       if (report.bad.has(e.id)) continue;
       if (writer.put(e.id, e.type, bytes.subarray(e.offset, e.offset + e.length))) kept++;
     }
-    writer.flush();
-    for (const idxOut of writer.published) cache.index.addPack(idxOut, fileMappings(cache, idxOut.packId, idxOut));
+    await writer.flush();
+    for (const id of writer.publishedIds) {
+      const idxOut = cache.packs.readIndex(id);
+      cache.index.addPack(idxOut, fileMappings(cache, id, idxOut));
+    }
     cache.packs.remove(pack);
     out.salvaged.push({ pack, blobs: kept });
   }

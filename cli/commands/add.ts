@@ -24,9 +24,9 @@ export async function run(paths: string[], opts: AddOptions): Promise<void> {
     try {
       const snap = new Snapshotter(ws, cache, writer, ingestor, ws.statCache(), (n) => progress.update(n));
       for (const { path, scan } of scans) outcomes.push(await snap.snapshot(path, scan));
-      writer.flush();
+      await writer.flush();
     } catch (err) {
-      writer.discard();
+      await writer.discard();
       throw err;
     } finally {
       progress.stop();

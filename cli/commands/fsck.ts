@@ -21,7 +21,7 @@ export async function run(opts: FsckOptions): Promise<void> {
     const affected = affectedPaths(cache, tracked, report.bad);
     const notInCache = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest)).map((t) => t.dataPath);
     const damage = report.problems.filter((p) => p.severity === 'damage');
-    const repair = opts.repair ? repairCache(cache, report) : undefined;
+    const repair = opts.repair ? await repairCache(cache, report) : undefined;
 
     if (opts.json) {
       printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, repair });

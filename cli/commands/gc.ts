@@ -45,7 +45,7 @@ export async function run(opts: GcOptions): Promise<void> {
         // not in this cache: nothing here to keep
       }
     }
-    const r = collectGarbage(cache, keep, { dryRun: opts.dryRun });
+    const r = await collectGarbage(cache, keep, { dryRun: opts.dryRun });
     if (opts.json) return printJson({ ...r, keptBlobs: keep.size, dryRun: !!opts.dryRun });
     const verb = opts.dryRun ? 'would free' : 'freed';
     info(opts, r.deletedBlobs === 0 && r.removedTemp === 0 ? `nothing to collect: every blob in the cache is needed (${plural(pointers.size, 'dataset version')})` : `${verb} ${formatBytes(r.freedBytes)}: ${plural(r.deletedBlobs, 'unused blob')}, ${plural(r.deletedPacks, 'pack')} deleted, ${plural(r.rewrittenPacks, 'pack')} rewritten`);

@@ -56,9 +56,9 @@ export async function run(paths: string[], opts: ImportOptions): Promise<void> {
         if (o.pointer.sha256 !== f.oid) throw new DvxError('lfs_mismatch', `${f.path}: content hashes to ${o.pointer.sha256}, not its LFS oid ${f.oid}`);
         outcomes.push(o);
       }
-      writer.flush();
+      await writer.flush();
     } catch (err) {
-      writer.discard();
+      await writer.discard();
       throw err;
     } finally {
       progress.stop();

@@ -152,7 +152,7 @@ class Run {
     } finally {
       process.removeListener('SIGINT', onSigint);
       if (this.snap) {
-        this.snap.writer.discard();
+        await this.snap.writer.discard();
         this.snap.ingestor.close();
       }
       this.ws.statCache().flush();
@@ -345,7 +345,7 @@ class Run {
     const artifacts: Artifact[] = [];
     const snapshots = [];
     for (const o of stage.outs) snapshots.push(await this.snap.snapshotter.snapshot(o));
-    this.snap.writer.flush();
+    await this.snap.writer.flush();
     for (const s of snapshots) {
       const h = contentHash(this.ws, stats, s.dataPath)!;
       outs.push({ path: s.dataPath, sha256: h.sha256, size: h.size, type: h.type, manifest: s.pointer.manifest });

@@ -24,9 +24,9 @@ export async function refreshChanged(ws: Workspace, tracked: Tracked[]): Promise
   try {
     const snap = new Snapshotter(ws, cache, writer, ingestor, stats);
     for (const t of changed) updated.push(await snap.snapshot(t.dataPath));
-    writer.flush();
+    await writer.flush();
   } catch (err) {
-    writer.discard();
+    await writer.discard();
     throw err;
   } finally {
     ingestor.close();

@@ -109,9 +109,10 @@ export class Snapshotter {
       try {
         result = await this.ingestor.ingest(
           fdSourceSync(fd),
-          (chunks) => {
-            newBytes += this.writer.putChunks(chunks);
-          },
+          (chunks) =>
+            this.writer.putChunks(chunks).then((n) => {
+              newBytes += n;
+            }),
           (n) => this.onBytes?.((this.done = base + n)),
         );
       } catch (err) {
@@ -119,7 +120,7 @@ export class Snapshotter {
       }
       const after = fstatSync(fd);
       if (result.size !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw changedWhileAdding(path);
-      const manifest = this.writer.putFileManifest({ chunker: this.ingestor.params, size: result.size, sha256: result.sha256, chunks: result.chunks });
+      const manifest = this.writer.putFileManifestEntries({ chunker: this.ingestor.params, size: result.size, sha256: result.sha256 }, result.chunks.entries());
       this.stats.record(path, st, { sha256: result.sha256, manifest });
       return { sha256: result.sha256, manifest, size: result.size, newBytes, hashed: true, stat: st };
     } finally {
