@@ -24,7 +24,9 @@ export interface PackRow {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS packs (pid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, bytes INTEGER NOT NULL, blobs INTEGER NOT NULL, added INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (id BLOB PRIMARY KEY, pid INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, type INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blobs_pack_order ON blobs(pid, offset);
+DROP INDEX IF EXISTS blobs_pack_order;
+-- Covering: reading a pack's blobs in order (restore, gc) never touches the table itself.
+CREATE INDEX IF NOT EXISTS blobs_pack_scan ON blobs(pid, offset, length, type);
 CREATE TABLE IF NOT EXISTS files (sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL) WITHOUT ROWID;
 `;
 
@@ -51,7 +53,7 @@ export class CacheIndex {
       has: this.db.prepare('SELECT 1 FROM blobs WHERE id = ?').pluck(),
       locate: this.db.prepare('SELECT p.id AS pack, b.offset, b.length, b.type FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id = ?'),
       locateRaw: this.db.prepare('SELECT pid, offset, length, type FROM blobs WHERE id = ?').raw(),
-      following: this.db.prepare('SELECT id, offset, length, type FROM blobs WHERE pid = ? AND offset > ? ORDER BY offset LIMIT ?').raw(),
+      following: this.db.prepare('SELECT lower(hex(id)), offset, length, type FROM blobs WHERE pid = ? AND offset > ? ORDER BY offset LIMIT ?').raw(),
       packIdOf: this.db.prepare('SELECT id FROM packs WHERE pid = ?').pluck(),
       insertPack: this.db.prepare('INSERT INTO packs (id, bytes, blobs, added) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING pid').pluck(),
       insertBlob: this.db.prepare('INSERT OR IGNORE INTO blobs (id, pid, offset, length, type) VALUES (?, ?, ?, ?, ?)'),
@@ -117,7 +119,7 @@ export class CacheIndex {
     for (let i = 0; i < ids.length; i++) {
       const want = ids[i]!;
       const next = run[runAt];
-      if (next && hex(next[0] as Buffer) === want) {
+      if (next && next[0] === want) {
         out[i] = { pack: packOf(runPid), offset: next[1] as number, length: next[2] as number, type: next[3] as BlobType };
         runAt++;
         continue;
@@ -129,7 +131,7 @@ export class CacheIndex {
       }
       out[i] = { pack: packOf(row[0]), offset: row[1], length: row[2], type: row[3] };
       runPid = row[0];
-      run = this.stmt.following.all(row[0], row[1], 1024) as unknown[][];
+      run = this.stmt.following.all(row[0], row[1], 4096) as unknown[][];
       runAt = 0;
     }
     return out;

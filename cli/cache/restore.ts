@@ -18,6 +18,7 @@ import type { LocalCache } from './local-cache.ts';
  * other in a pack are read in one call.
  */
 const BUF = 8 << 20;
+const BUFFERS = 4;
 const SMALL = 1 << 20;
 const readAsync = promisify(readCb);
 const writeAsync = promisify(writeCb);
@@ -90,45 +91,55 @@ function restoreSmall(cache: LocalCache, ranges: Range[], fd: number): string {
 
 async function restoreLarge(cache: LocalCache, ranges: Range[], fd: number, onBytes?: (n: number) => void): Promise<string> {
   const h = sha256();
-  const bufs = [Buffer.allocUnsafe(BUF), Buffer.allocUnsafe(BUF), Buffer.allocUnsafe(BUF)];
-  const writes: (Promise<unknown> | undefined)[] = [undefined, undefined, undefined];
+  const bufs = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafe(BUF));
+  const writes: Promise<unknown>[] = bufs.map(() => Promise.resolve());
   let next = 0;
   let written = 0;
 
-  // Fills one buffer with as many whole ranges as fit, reading on the thread pool.
-  const fill = async (slot: number): Promise<number> => {
-    await writes[slot];
-    const buf = bufs[slot]!;
+  /**
+   * Claims the next ranges that fit one buffer (synchronously, so buffers fill
+   * in file order however their reads interleave), then reads them all at once
+   * on the thread pool once that buffer's previous write is done.
+   */
+  const fill = (slot: number): Promise<number> => {
+    const mine: { r: Range; at: number }[] = [];
     let used = 0;
     while (next < ranges.length && used + ranges[next]!.length <= BUF) {
-      const r = ranges[next++]!;
-      const packFd = cache.packs.fd(r.pack);
-      let done = 0;
-      while (done < r.length) {
-        const { bytesRead } = await readAsync(packFd, buf, used + done, r.length - done, r.offset + done);
-        if (bytesRead === 0) throw new DvxError('pack_truncated', `pack ${r.pack} is truncated`, 'run `dvx fsck`');
-        done += bytesRead;
-      }
-      used += r.length;
+      mine.push({ r: ranges[next]!, at: used });
+      used += ranges[next++]!.length;
     }
-    return used;
+    return writes[slot]!.then(async () => {
+      await Promise.all(
+        mine.map(async ({ r, at }) => {
+          const packFd = cache.packs.fd(r.pack);
+          let done = 0;
+          while (done < r.length) {
+            const { bytesRead } = await readAsync(packFd, bufs[slot]!, at + done, r.length - done, r.offset + done);
+            if (bytesRead === 0) throw new DvxError('pack_truncated', `pack ${r.pack} is truncated`, 'run `dvx fsck`');
+            done += bytesRead;
+          }
+        }),
+      );
+      return used;
+    });
   };
 
-  let slot = 0;
-  let filling = fill(slot);
-  for (;;) {
-    const used = await filling;
+  // Keep BUFFERS - 1 fills in flight ahead of the one being hashed.
+  const fills: Promise<number>[] = [];
+  for (let i = 0; i < BUFFERS - 1; i++) fills.push(fill(i));
+  for (let k = 0; ; k++) {
+    const slot = k % BUFFERS;
+    const used = await fills.shift()!;
     if (used === 0) break;
-    const cur = slot;
-    slot = (slot + 1) % bufs.length;
-    filling = fill(slot);
-    const view = bufs[cur]!.subarray(0, used);
+    fills.push(fill((k + BUFFERS - 1) % BUFFERS));
+    const view = bufs[slot]!.subarray(0, used);
     h.update(view);
     // Explicit positions: writes of consecutive buffers may be in flight together.
-    writes[cur] = writeFully(fd, view, written);
+    writes[slot] = writeFully(fd, view, written);
     written += used;
     onBytes?.(written);
   }
+  await Promise.allSettled(fills);
   await Promise.all(writes);
   return h.digest('hex');
 }
