@@ -228,7 +228,7 @@ for (const backend of BACKENDS) {
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => {
       const h = createHash('sha256');
-      stream.on('data', (d: Buffer) => h.update(d));
+      stream.on('data', (d: unknown) => void h.update(d as Buffer));
       stream.on('end', () => {
         got[header.name] = h.digest('hex');
         next();
