@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { BACKENDS, SERVER_BIN, startServer } from './support/server.ts';
 
 /** The admin commands (token, reindex, gc) and start-up behaviour of the real dvx-server. */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 
 test('invalid configuration fails at start with exit code 2, naming the setting', async (t) => {
   const dir = tempDir(t);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeIdList, MediaType } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
@@ -14,6 +14,7 @@ import { BACKENDS, startServer, type TestServer } from './support/server.ts';
  * token, 404 for a repository the token cannot see, 403 for a missing scope.
  */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 type Who = 'none' | 'revoked' | 'other' | 'read' | 'write' | 'admin';
 const RANK = { read: 1, write: 2, admin: 3 } as const;
 

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limits, MediaType } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
@@ -14,6 +14,7 @@ import { BACKENDS, startServer } from './support/server.ts';
  * carries no stack trace or server path, and the server keeps serving.
  */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 
 function assertClean(a: Answer, label: string): void {
   assert.ok(a.status >= 400 && a.status < 500, `${label}: ${a.status} ${a.text().slice(0, 200)}`);

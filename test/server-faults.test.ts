@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { BACKENDS, startServer, type TestServer } from './support/server.ts';
  * overlapping data, damaged packs in storage.
  */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 
 async function fsckJson(s: TestServer): Promise<{ code: number; report: any }> {
   const r = await s.admin(['fsck', '--json']);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import tar from 'tar-stream';
@@ -16,6 +16,7 @@ import { BACKENDS, startServer, type TestServer } from './support/server.ts';
  * upload, fetch packs, files over plain HTTP and plain uploads.
  */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 
 async function server(t: Parameters<typeof startServer>[0], backend: (typeof BACKENDS)[number]): Promise<TestServer> {
   return startServer(t, { backend, azurite });
