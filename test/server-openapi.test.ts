@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../server/config.ts';
 import { createApp } from '../server/http/app.ts';
@@ -7,7 +7,8 @@ import { createLogger } from '../server/logger.ts';
 import { openApiDocument } from '../server/openapi.ts';
 import { Store } from '../server/store/store.ts';
 import { request } from './support/http.ts';
-import { startServer } from './support/server.ts';
+import { startAzurite } from './support/azurite.ts';
+import { BACKENDS, startServer } from './support/server.ts';
 import { tempDir } from './support/cli.ts';
 
 /**
@@ -35,8 +36,11 @@ test('every route the app serves is in the OpenAPI document, and every documente
   assert.ok(served.size >= 14);
 });
 
-test('the document is served without a token and is valid JSON with components', async (t) => {
-  const s = await startServer(t, { backend: 'fs' });
+const azurite = await startAzurite();
+after(() => azurite.dispose());
+
+for (const backend of BACKENDS) test(`the document, health and metrics are served without a token (${backend})`, async (t) => {
+  const s = await startServer(t, { backend, azurite });
   const a = await request(s.url, '/api/v1/openapi.json');
   assert.equal(a.status, 200);
   const doc = a.json();
@@ -52,4 +56,17 @@ test('the document is served without a token and is valid JSON with components',
   const m = await request(s.url, '/metrics');
   assert.equal(m.status, 200);
   assert.match(m.text(), /dvx_http_requests_total\{route="\/api\/v1\/openapi\.json",method="GET",status="200"\} 1/);
+  assert.match(m.text(), /dvx_http_request_duration_seconds_bucket/);
+  assert.match(m.text(), /dvx_http_response_bytes_total\{route="\/api\/v1\/openapi\.json"\} \d+/);
+});
+
+for (const backend of BACKENDS) test(`DVX_METRICS_TOKEN protects /metrics (${backend})`, async (t) => {
+  const metricsToken = 'metrics-token-0123456789';
+  const s = await startServer(t, { backend, azurite, env: { DVX_METRICS_TOKEN: metricsToken } });
+  const none = await request(s.url, '/metrics');
+  assert.equal(none.status, 401);
+  assert.equal(none.json().error.code, 'unauthorized');
+  assert.equal((await request(s.url, '/metrics', { token: 'wrong-token-0123456789' })).status, 401);
+  assert.equal((await request(s.url, '/metrics', { token: metricsToken })).status, 200);
+  assert.equal((await request(s.url, '/healthz')).status, 200, 'health stays open');
 });
