@@ -115,6 +115,7 @@ export class SegmentSource {
   /** object stores: segments after the first are streamed, not buffered */
   private readonly streamed: boolean;
   private current: AsyncIterator<Buffer> | undefined;
+  private prefetched: { seg: Segment; stream: Promise<AsyncIterable<Buffer>> } | undefined;
   private readonly pooled = new WeakSet<Buffer>();
   /** bytes handed out so far */
   sent = 0;
@@ -206,7 +207,12 @@ export class SegmentSource {
         const seg = this.peek();
         if (!seg) return null;
         this.next_ = undefined;
-        this.current = this.streamSegment(seg)[Symbol.asyncIterator]();
+        const opened = this.prefetched?.seg === seg ? this.prefetched.stream : this.open(seg);
+        this.prefetched = undefined;
+        this.current = this.streamSegment(seg, opened)[Symbol.asyncIterator]();
+        // Ask for the next segment now: its first bytes arrive while this one drains (TCP backpressure bounds what waits).
+        const after = this.peek();
+        if (after) this.prefetched = { seg: after, stream: this.open(after) };
       }
       const r = await this.current.next();
       if (!r.done) {
@@ -217,14 +223,19 @@ export class SegmentSource {
     }
   }
 
-  private async *streamSegment(seg: Segment): AsyncGenerator<Buffer> {
-    let stream: AsyncIterable<Buffer>;
-    try {
-      stream = (await this.backend.readStream(packKey(seg.pack), seg.offset, seg.length)) as AsyncIterable<Buffer>;
-    } catch (err) {
-      if (err instanceof ObjectMissing) throw new PackMissing(seg.pack);
-      throw err;
-    }
+  private open(seg: Segment): Promise<AsyncIterable<Buffer>> {
+    const p = this.backend.readStream(packKey(seg.pack), seg.offset, seg.length).then(
+      (r) => r as AsyncIterable<Buffer>,
+      (err) => {
+        throw err instanceof ObjectMissing ? new PackMissing(seg.pack) : err;
+      },
+    );
+    p.catch(() => {}); // a prefetch never consumed must not be an unhandled rejection
+    return p;
+  }
+
+  private async *streamSegment(seg: Segment, opened: Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
+    const stream = await opened;
     const verify = this.opts.verify === 'all';
     let at = 0; // offset in the segment of the next byte from storage
     let bi = 0;
@@ -262,5 +273,9 @@ export class SegmentSource {
 
   cancel(): void {
     this.cancelled = true;
+    // An opened stream nobody will read must not hold its connection.
+    void this.prefetched?.stream.then((st) => (st as unknown as { destroy?: () => void }).destroy?.(), () => {});
+    this.prefetched = undefined;
+    void this.current?.return?.(undefined);
   }
 }
