@@ -28,7 +28,7 @@ export async function serve(config: Config): Promise<void> {
 
   const metrics = new Metrics();
   const app = createApp(store, logger, metrics);
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 }, app);
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, highWaterMark: 1 << 20 }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import tar from 'tar-stream';
@@ -16,6 +16,7 @@ import { BACKENDS, startServer, type TestServer } from './support/server.ts';
  * upload, fetch packs, files over plain HTTP and plain uploads.
  */
 const azurite = await startAzurite();
+after(() => azurite.dispose());
 
 async function server(t: Parameters<typeof startServer>[0], backend: (typeof BACKENDS)[number]): Promise<TestServer> {
   return startServer(t, { backend, azurite });
@@ -228,7 +229,7 @@ for (const backend of BACKENDS) {
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => {
       const h = createHash('sha256');
-      stream.on('data', (d: Buffer) => h.update(d));
+      stream.on('data', (d: unknown) => void h.update(d as Buffer));
       stream.on('end', () => {
         got[header.name] = h.digest('hex');
         next();
@@ -306,4 +307,28 @@ for (const backend of BACKENDS) {
     const good = await request(s.url, '/api/v1/repos/lim/uploads', { method: 'POST', token: tok, body: ok.body, headers: { 'content-type': ok.type } });
     assert.equal(good.status, 201);
   });
+}
+
+for (const backend of BACKENDS) {
+  for (const verify of ['first', 'all'] as const) {
+    test(`a file larger than one read streams whole and by ranges, blobs re-hashed: ${verify} (${backend})`, async (t) => {
+      const s = await startServer(t, { backend, azurite, env: { DVX_VERIFY_READS: verify } });
+      const tok = await s.token('big', 'write');
+      const f = makeFile(seededBytes(80, 13_000_000 + 123));
+      // Two packs, so reads cross from one pack to the next.
+      await push(s.url, 'big', tok, f.chunks, [f.manifest], 7_000_000);
+      const whole = await request(s.url, `/api/v1/repos/big/files/${f.sha256}`, { token: tok });
+      assert.equal(whole.status, 200);
+      assert.ok(whole.body.equals(f.data));
+      for (const [a, b] of [[5_000_000, 11_000_000], [4_194_300, 4_194_310], [12_999_000, 13_000_122]]) {
+        const r = await request(s.url, `/api/v1/repos/big/files/${f.sha256}`, { token: tok, headers: { range: `bytes=${a}-${b}` } });
+        assert.equal(r.status, 206);
+        assert.ok(r.body.equals(f.data.subarray(a!, b! + 1)), `${a}-${b}`);
+      }
+      const ids = f.chunks.slice(100, 700).map((c) => c.id);
+      const fetched = await request(s.url, '/api/v1/repos/big/blobs/fetch', { method: 'POST', token: tok, body: encodeIdList(ids), headers: { 'content-type': MediaType.ids } });
+      assert.equal(fetched.status, 200);
+      assert.deepEqual(verifyPack(fetched.body).entries.map((e) => e.id), ids);
+    });
+  }
 }

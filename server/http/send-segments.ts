@@ -14,8 +14,18 @@ export async function sendSegments(res: Response, source: SegmentSource, first: 
     gone = true;
     source.cancel();
   });
+  // Small views (a stream's 16-64 KiB chunks) written in one event-loop turn go out in one writev.
+  let corked = false;
   const write = (view: Buffer, release: boolean) =>
     new Promise<void>((resolve) => {
+      if (!corked && view.length < 1 << 20) {
+        corked = true;
+        res.cork();
+        setImmediate(() => {
+          corked = false;
+          res.uncork();
+        });
+      }
       const ok = res.write(view, () => {
         if (release) source.release(view);
       });

@@ -1,7 +1,7 @@
 import { Limits } from '../../core/protocol.ts';
 import { PackBuilder } from '../../core/pack.ts';
 import { StoreRefusal } from './errors.ts';
-import { SegmentPlanner, type Segment } from './segment-source.ts';
+import { plannerFor, type Segment } from './segment-source.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -31,7 +31,7 @@ export function planFetchPack(store: Store, rid: number, ids: readonly string[])
   }
   const locations = store.blobs.locateMany(ids);
   const builder = new PackBuilder();
-  const planner = new SegmentPlanner();
+  const planner = plannerFor(store.backend);
   let total = 0;
   ids.forEach((id, i) => {
     const loc = locations[i]!;

@@ -26,23 +26,40 @@ export interface Segment {
   readonly to: number;
 }
 
-/** Reads of up to this much are merged from adjacent blobs. */
+/** Reads of up to this much are merged from adjacent blobs (buffered reads, and a streamed response's first read). */
 export const SEGMENT_BYTES = 4 << 20;
+/**
+ * Streamed reads (object stores) go up to this much in one request: each
+ * request costs a round trip and per-request work in the store, and a stream
+ * holds no buffer of its own.
+ */
+export const STREAM_SEGMENT_BYTES = 64 << 20;
 
 /** Appends a whole blob to a list of segments, merging it into the last one when adjacent in the same pack. */
 export class SegmentPlanner {
   readonly segments: Segment[] = [];
+  private made = 0;
+
+  /** `first` bounds the first segment, `max` the others. */
+  constructor(private readonly max = SEGMENT_BYTES, private readonly first = max) {}
 
   add(id: string, pack: string, offset: number, length: number, from = 0, to = length): void {
     const last = this.segments[this.segments.length - 1] as { -readonly [K in keyof Segment]: Segment[K] } | undefined;
-    if (last && last.pack === pack && last.offset + last.length === offset && last.to === last.length && from === 0 && last.length + length <= SEGMENT_BYTES) {
+    const limit = this.made <= 1 ? this.first : this.max;
+    if (last && last.pack === pack && last.offset + last.length === offset && last.to === last.length && from === 0 && last.length + length <= limit) {
       (last.blobs as { id: string; length: number }[]).push({ id, length });
       last.to = last.length + to;
       last.length += length;
       return;
     }
     this.segments.push({ pack, offset, length, blobs: [{ id, length }], from, to });
+    this.made++;
   }
+}
+
+/** The planner a backend reads best with. */
+export function plannerFor(backend: StorageBackend): SegmentPlanner {
+  return backend.kind === 'azure' ? new SegmentPlanner(STREAM_SEGMENT_BYTES, SEGMENT_BYTES) : new SegmentPlanner();
 }
 
 class BufferPool {
@@ -90,31 +107,48 @@ export class SegmentSource {
   private readonly pool: BufferPool;
   private readonly queue: Pending[] = [];
   private readonly ahead: number;
-  private index = 0;
+  private readonly segments: Iterator<Segment>;
+  private next_: Segment | undefined;
+  private exhausted = false;
+  private first = true;
   private cancelled = false;
+  /** object stores: segments after the first are streamed, not buffered */
+  private readonly streamed: boolean;
+  private current: AsyncIterator<Buffer> | undefined;
+  private prefetched: { seg: Segment; stream: Promise<AsyncIterable<Buffer>> } | undefined;
+  private readonly pooled = new WeakSet<Buffer>();
   /** bytes handed out so far */
   sent = 0;
 
   constructor(
     private readonly backend: StorageBackend,
-    private readonly segments: readonly Segment[],
+    segments: Iterable<Segment>,
     private readonly opts: SourceOptions,
   ) {
+    this.segments = segments[Symbol.iterator]();
     this.ahead = opts.ahead ?? (backend.kind === 'azure' ? 3 : 2);
-    this.pool = new BufferPool(SEGMENT_BYTES, this.ahead + 2);
+    // One buffer more than the reads in flight: the one the socket is still sending.
+    this.pool = new BufferPool(SEGMENT_BYTES, this.ahead + 1);
+    this.streamed = backend.kind === 'azure';
   }
 
-  get total(): number {
-    return this.segments.reduce((n, s) => n + (s.to - s.from), 0);
+  private peek(): Segment | undefined {
+    if (this.next_ === undefined && !this.exhausted) {
+      const r = this.segments.next();
+      if (r.done) this.exhausted = true;
+      else this.next_ = r.value;
+    }
+    return this.next_;
   }
 
   private fill(): void {
-    while (!this.cancelled && this.queue.length < this.ahead && this.index < this.segments.length) {
-      const seg = this.segments[this.index]!;
+    if (this.streamed && !this.first) return;
+    for (let seg = this.peek(); !this.cancelled && this.queue.length < this.ahead && seg && !(this.streamed && !this.first); seg = this.peek()) {
       const buf = this.pool.take(seg.length);
       if (!buf) return;
-      const verify = this.opts.verify === 'all' || this.index === 0;
-      this.index++;
+      this.next_ = undefined;
+      const verify = this.opts.verify === 'all' || this.first;
+      this.first = false;
       const done = this.read(seg, buf, verify);
       // A read that fails after the consumer has gone must not become an unhandled rejection.
       done.catch(() => {});
@@ -143,25 +177,105 @@ export class SegmentSource {
 
   /** The next bytes to send, or null at the end. Give the view back with release() once written. */
   async next(): Promise<Buffer | null> {
+    if (this.streamed && !this.first && this.queue.length === 0) return this.nextStreamed();
     for (;;) {
       this.fill();
       const head = this.queue.shift();
       if (head) {
         const view = await head.done;
+        this.pooled.add(view);
         this.fill();
         this.sent += view.length;
         return view;
       }
-      if (this.index >= this.segments.length || this.cancelled) return null;
+      if (this.peek() === undefined || this.cancelled) return null;
       await this.pool.released();
     }
   }
 
   release(view: Buffer): void {
+    if (!this.pooled.has(view)) return;
+    this.pooled.delete(view);
     this.pool.give(Buffer.from(view.buffer, 0, view.buffer.byteLength));
+  }
+
+  /** Streams segment after segment straight from storage; blobs are re-hashed on the way when verify is 'all'. */
+  private async nextStreamed(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.cancelled) return null;
+      if (!this.current) {
+        const seg = this.peek();
+        if (!seg) return null;
+        this.next_ = undefined;
+        const opened = this.prefetched?.seg === seg ? this.prefetched.stream : this.open(seg);
+        this.prefetched = undefined;
+        this.current = this.streamSegment(seg, opened)[Symbol.asyncIterator]();
+        // Ask for the next segment now: its first bytes arrive while this one drains (TCP backpressure bounds what waits).
+        const after = this.peek();
+        if (after) this.prefetched = { seg: after, stream: this.open(after) };
+      }
+      const r = await this.current.next();
+      if (!r.done) {
+        this.sent += r.value.length;
+        return r.value;
+      }
+      this.current = undefined;
+    }
+  }
+
+  private open(seg: Segment): Promise<AsyncIterable<Buffer>> {
+    const p = this.backend.readStream(packKey(seg.pack), seg.offset, seg.length).then(
+      (r) => r as AsyncIterable<Buffer>,
+      (err) => {
+        throw err instanceof ObjectMissing ? new PackMissing(seg.pack) : err;
+      },
+    );
+    p.catch(() => {}); // a prefetch never consumed must not be an unhandled rejection
+    return p;
+  }
+
+  private async *streamSegment(seg: Segment, opened: Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
+    const stream = await opened;
+    const verify = this.opts.verify === 'all';
+    let at = 0; // offset in the segment of the next byte from storage
+    let bi = 0;
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    for await (const chunk of stream) {
+      if (!verify) {
+        const lo = Math.max(seg.from - at, 0);
+        const hi = Math.min(seg.to - at, chunk.length);
+        at += chunk.length;
+        if (hi > lo) yield chunk.subarray(lo, hi);
+        continue;
+      }
+      // Hold each blob's bytes until it is whole and checked.
+      held.push(chunk);
+      heldBytes += chunk.length;
+      while (bi < seg.blobs.length && heldBytes >= seg.blobs[bi]!.length) {
+        const all = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+        const b = seg.blobs[bi++]!;
+        const bytes = all.subarray(0, b.length);
+        const actual = blake3Hex(bytes);
+        if (actual !== b.id) throw new PackDamaged(seg.pack, `blob ${b.id} at offset ${seg.offset + at} hashes to ${actual}`);
+        const lo = Math.max(seg.from - at, 0);
+        const hi = Math.min(seg.to - at, b.length);
+        if (hi > lo) yield bytes.subarray(lo, hi);
+        at += b.length;
+        const rest = all.subarray(b.length);
+        held = rest.length > 0 ? [rest] : [];
+        heldBytes = rest.length;
+      }
+    }
+    const expected = verify ? seg.length - at - heldBytes : seg.length - at;
+    if (expected !== 0) throw new PackDamaged(seg.pack, `it is shorter than the index says (a read at ${seg.offset} ended early)`);
   }
 
   cancel(): void {
     this.cancelled = true;
+    // An opened stream nobody will read must not hold its connection.
+    void this.prefetched?.stream.then((st) => (st as unknown as { destroy?: () => void }).destroy?.(), () => {});
+    this.prefetched = undefined;
+    void this.current?.return?.(undefined);
   }
 }

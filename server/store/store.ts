@@ -15,7 +15,7 @@ import { openBackend } from '../storage/open-backend.ts';
 import { PackDamaged, PackMissing } from './errors.ts';
 import { Lru } from './lru.ts';
 import { packKey } from './pack-keys.ts';
-import { SegmentPlanner, type Segment } from './segment-source.ts';
+import { plannerFor, type Segment } from './segment-source.ts';
 import { TempFiles } from './temp-files.ts';
 
 /**
@@ -49,7 +49,7 @@ export class Store {
   static async open(config: Config, opts: { backend?: StorageBackend } = {}): Promise<Store> {
     await loadHashing();
     const db = openDatabase(join(config.dataDir, 'index.sqlite'));
-    return new Store(config, db, opts.backend ?? openBackend(config));
+    return new Store(config, db, opts.backend ?? (await openBackend(config)));
   }
 
   /** Opens only the index (token commands: no storage needed). */
@@ -125,10 +125,13 @@ export class Store {
     return plan;
   }
 
-  /** Segments that serve bytes [start, end) of a planned file. */
-  fileSegments(plan: FilePlan, start = 0, end = plan.manifest.size): Segment[] {
-    const planner = new SegmentPlanner();
-    if (end <= start) return planner.segments;
+  /**
+   * Segments that serve bytes [start, end) of a planned file, made lazily as
+   * the stream reads ahead: a GiB file is 65,000 chunks, and eight clients
+   * must not each hold a plan of all of them.
+   */
+  *fileSegments(plan: FilePlan, start = 0, end = plan.manifest.size): Generator<Segment> {
+    if (end <= start) return;
     // First chunk that ends after `start` (binary search over the offsets).
     let lo = 0;
     let hi = plan.locations.length - 1;
@@ -137,14 +140,15 @@ export class Store {
       if (plan.starts[mid + 1]! <= start) lo = mid + 1;
       else hi = mid;
     }
+    const planner = plannerFor(this.backend);
     for (let i = lo; i < plan.locations.length && plan.starts[i]! < end; i++) {
       const loc = plan.locations[i]!;
       const cs = plan.starts[i]!;
-      const from = Math.max(0, start - cs);
-      const to = Math.min(loc.length, end - cs);
-      planner.add(plan.manifest.chunks[i]!.id, loc.pack, loc.offset, loc.length, from, to);
+      planner.add(plan.manifest.chunks[i]!.id, loc.pack, loc.offset, loc.length, Math.max(0, start - cs), Math.min(loc.length, end - cs));
+      // Every segment but the last one being built is final.
+      while (planner.segments.length > 1) yield planner.segments.shift()!;
     }
-    return planner.segments;
+    yield* planner.segments;
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export interface Azurite {
   readonly running: boolean;
   stop(): Promise<void>;
   restart(): Promise<void>;
+  /** stop and remove its folder (done by t.after when started with a test context) */
+  dispose(): Promise<void>;
 }
 
 export function azuriteConnectionString(port: number): string {
@@ -79,6 +81,11 @@ export async function startAzurite(t?: TestContext): Promise<Azurite> {
     await gone;
     clearTimeout(timer);
   };
+  const unref = (c: ChildProcess) => {
+    c.unref();
+    (c.stdout as unknown as { unref?: () => void }).unref?.();
+    (c.stderr as unknown as { unref?: () => void }).unref?.();
+  };
   const az: Azurite = {
     get port() {
       return port;
@@ -89,12 +96,14 @@ export async function startAzurite(t?: TestContext): Promise<Azurite> {
       return running;
     },
     stop,
+    dispose: async () => {},
     async restart() {
       await stop();
       // The port was just freed; retry briefly if the OS has not released it yet.
       for (let attempt = 0; ; attempt++) {
         try {
           ({ child } = await launch(location, port));
+          if (!t) unref(child);
           break;
         } catch (err) {
           if (attempt >= 10) throw err;
@@ -104,11 +113,16 @@ export async function startAzurite(t?: TestContext): Promise<Azurite> {
       running = true;
     },
   };
-  const cleanup = async () => {
+  az.dispose = async () => {
     await stop();
     rmSync(location, { recursive: true, force: true });
   };
-  if (t) t.after(cleanup);
-  else process.once('exit', () => child.kill('SIGKILL'));
+  if (t) t.after(az.dispose);
+  else {
+    // Shared by a whole test file: the file calls dispose() in an after() hook;
+    // should it not, the process must still be able to exit, taking Azurite with it.
+    unref(child);
+    process.once('exit', () => child.kill('SIGKILL'));
+  }
   return az;
 }

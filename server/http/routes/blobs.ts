@@ -32,6 +32,8 @@ export function blobRoutes(app: Express, store: Store, logger: Logger): void {
       const json = requireMediaType(req, MediaType.ids, MediaType.json) === MediaType.json;
       let wanted: string[];
       if (json) {
+        const n = (req.body as { ids?: unknown } | undefined)?.ids;
+        if (Array.isArray(n) && n.length > Limits.maxIdsPerRequest) throw new HttpError(413, 'too_large', `${n.length} ids is more than the limit of ${Limits.maxIdsPerRequest} per request`);
         const parsed = missingRequestSchema.safeParse(req.body);
         if (!parsed.success) {
           const i = parsed.error.issues[0]!;
