@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { DEFAULT_CHUNKER } from '../../core/chunker.ts';
-import { encodeFileManifest, fileManifestId } from '../../core/file-manifest.ts';
+import { encodeFileManifestEntries, fileManifestId } from '../../core/file-manifest.ts';
 import { fdSource, Ingestor } from '../../core/ingest.ts';
 import { BlobType } from '../../core/pack.ts';
 import { StorageUnavailable } from '../storage/errors.ts';
@@ -53,7 +53,7 @@ export function ingestFiles(store: Store, repo: string, paths: readonly string[]
             for (const c of chunks) members.add(c.id);
             await writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data })));
           });
-          const bytes = encodeFileManifest({ chunker: ingestor.params, size: r.size, sha256: r.sha256, chunks: r.chunks });
+          const bytes = encodeFileManifestEntries({ chunker: ingestor.params, size: r.size, sha256: r.sha256 }, r.chunks.entries());
           const manifest = fileManifestId(bytes);
           await writer.add(manifest, BlobType.fileManifest, bytes);
           members.add(manifest);
