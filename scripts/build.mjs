@@ -62,6 +62,42 @@ async function bundleCli() {
   chmodSync(join(out, 'dvx.js'), 0o755);
 }
 
+/**
+ * The web UI (web/): one script bundle and one stylesheet (uPlot's CSS
+ * included), content-hashed so that the server can cache them for a year, and
+ * index.html written with their names. Everything the page loads comes from
+ * the server itself (no CDN), so the UI works offline.
+ */
+async function bundleWeb() {
+  const esbuild = await import('esbuild');
+  const out = join(dist, 'web');
+  const assets = join(out, 'assets');
+  const result = await esbuild.build({
+    entryPoints: { app: join(root, 'web', 'src', 'main.ts'), styles: join(root, 'web', 'styles.css') },
+    outdir: assets,
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const built = Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint);
+  const nameOf = (entry) => {
+    const hit = built.find(([, o]) => o.entryPoint.endsWith(entry));
+    if (!hit) throw new Error(`web build: no output for ${entry}`);
+    return hit[0].slice(hit[0].lastIndexOf('/') + 1);
+  };
+  const html = readFileSync(join(root, 'web', 'index.html'), 'utf8')
+    .replace('{{script}}', `/assets/${nameOf('main.ts')}`)
+    .replace('{{styles}}', `/assets/${nameOf('styles.css')}`);
+  writeFileSync(join(out, 'index.html'), html);
+  copyFileSync(join(root, 'web', 'favicon.svg'), join(assets, 'favicon.svg'));
+}
+
 function copyAssets() {
   // Static files that ship beside compiled code (the web UI's HTML/CSS, vendored at build).
   const web = join(root, 'server', 'web', 'static');
@@ -74,4 +110,5 @@ function copyAssets() {
 compileTs();
 await buildWasm();
 await bundleCli();
+await bundleWeb();
 copyAssets();

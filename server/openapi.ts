@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LINK_MAX_SECONDS } from './auth/signed-url.ts';
+import { linkRequestSchema, linkResponseSchema } from './http/routes/links.ts';
 import { MAX_PACK_BYTES } from '../core/pack.ts';
 import {
   API_PREFIX,
@@ -53,6 +55,8 @@ const fileGet = (withPath: boolean, head: boolean) => ({
     ref,
     ...(withPath ? [path] : []),
     { name: 'format', in: 'query', required: false, description: 'for a directory: json (default) or tar', schema: { type: 'string', enum: ['json', 'tar'] } },
+    { name: 'exp', in: 'query', required: false, description: 'with sig: a signed download link (POST .../links) in place of the Authorization header', schema: { type: 'integer' } },
+    { name: 'sig', in: 'query', required: false, description: 'the link\'s HMAC-SHA256 over repository, ref, path and exp', schema: { type: 'string' } },
     { name: 'Range', in: 'header', required: false, schema: { type: 'string' }, description: 'one byte range; several are answered with the whole file' },
     { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
     { name: 'If-Range', in: 'header', required: false, schema: { type: 'string' } },
@@ -88,10 +92,15 @@ export function openApiDocument(): Record<string, unknown> {
         DirListing: z.toJSONSchema(dirListingSchema),
         MissingRequest: z.toJSONSchema(missingRequestSchema),
         MissingResponse: z.toJSONSchema(missingResponseSchema),
+        LinkRequest: z.toJSONSchema(linkRequestSchema),
+        LinkResponse: z.toJSONSchema(linkResponseSchema),
         Health: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } }, required: ['status'] },
       },
     },
     paths: {
+      '/': {
+        get: { summary: 'the web UI (its scripts and styles under /assets/, served by this server; no token needed to load it)', responses: { '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } }, ...errors(404) } },
+      },
       '/healthz': {
         get: { summary: 'liveness and storage health', responses: { '200': { description: 'ok', content: json('Health') }, '503': { description: 'storage does not answer', content: json('Health') } } },
       },
@@ -145,6 +154,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       [`${P}/repos/{repo}/files/{ref}`]: { get: fileGet(false, false), head: fileGet(false, true) },
       [`${P}/repos/{repo}/files/{ref}/{path}`]: { get: fileGet(true, false), head: fileGet(true, true) },
+      [`${P}/repos/{repo}/links`]: {
+        post: {
+          summary: `a signed download link of one file or directory at a ref, valid for minutes (at most ${LINK_MAX_SECONDS} s): GET it without a token; ?exp=&sig= stand for the header`,
+          ...authed('read'),
+          parameters: [repo],
+          requestBody: { required: true, content: json('LinkRequest') },
+          responses: { '201': { description: 'the link (a path and query relative to the server) and when it expires (ms since the epoch)', content: json('LinkResponse') }, ...errors(400, 401, 404, 415) },
+        },
+      },
       [`${P}/repos/{repo}/uploads`]: {
         post: {
           summary: 'plain upload: files chunked and deduplicated on the server',

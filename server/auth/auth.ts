@@ -13,7 +13,8 @@ import { HttpError } from '../http/http-error.ts';
  * repository 404 (names do not leak); a token without the scope 403.
  */
 export interface Principal {
-  readonly tokenId: number | 'bootstrap';
+  /** 'link': a signed download link (signed-url.ts), read-only for one file */
+  readonly tokenId: number | 'bootstrap' | 'link';
   readonly scope: Scope;
   /** a repository name, or '*' */
   readonly repo: string;
@@ -63,6 +64,8 @@ export class Authenticator {
   /** Middleware: every route after it needs a valid token. */
   middleware() {
     return (req: Request, _res: Response, next: NextFunction) => {
+      // Already identified by a signed download link (signed-url.ts), for that one file.
+      if (req.principal) return next();
       const token = bearerOf(req.headers.authorization);
       if (token === undefined) return next(unauthorized('this route needs a token: send Authorization: Bearer <token> (create one with `dvx-server token create`)'));
       const p = this.identify(token);

@@ -13,6 +13,9 @@ import { opsRoutes } from './routes/ops.ts';
 import { packRoutes } from './routes/packs.ts';
 import { repoRoutes } from './routes/repos.ts';
 import { uploadRoutes } from './routes/uploads.ts';
+import { linkRoutes } from './routes/links.ts';
+import { webRoutes } from './routes/web.ts';
+import { signedLinks, UrlSigner } from '../auth/signed-url.ts';
 
 /**
  * The HTTP API (docs/protocol.md), every route registered directly on the app
@@ -27,12 +30,16 @@ export function createApp(store: Store, logger: Logger, metrics: Metrics): Expre
   app.use(requestLog(logger, metrics));
 
   opsRoutes(app, store, metrics);
+  webRoutes(app);
+  const signer = new UrlSigner();
+  app.use(signedLinks(signer));
   app.use(new Authenticator(store.tokens, store.config.adminToken).middleware());
   repoRoutes(app, store);
   blobRoutes(app, store, logger);
   packRoutes(app, store, metrics);
   fileRoutes(app, store, logger);
   uploadRoutes(app, store);
+  linkRoutes(app, signer);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)}`));
