@@ -47,7 +47,8 @@ function toGraphNode(repo: string, n: LineageNode, direction: string, root: bool
   }
   const path = str(n.path);
   const sha256 = str(n.sha256);
-  const sub = [sha256 ? short(sha256, 8) : '', typeof n.size === 'number' ? bytes(n.size) : '', n.commit ? `commit ${short(str(n.commit), 7)}` : ''].filter(Boolean).join(' · ');
+  const introduced = (n.introducedBy ?? null) as { commit?: string } | null;
+  const sub = [sha256 ? short(sha256, 8) : '', typeof n.size === 'number' ? bytes(n.size) : '', introduced?.commit ? `commit ${short(introduced.commit, 7)}` : ''].filter(Boolean).join(' · ');
   return { id: n.id, kind: 'data', title: path || n.id, subtitle: sub, href: href(['r', repo, 'lineage'], { path, sha256: sha256 || undefined, direction }), root };
 }
 
