@@ -191,6 +191,9 @@ test('the web UI in Chromium, against a server seeded by the example pipeline', 
   });
 
   await t.test('history: versions, chart data, storage saved by dedup; the markup of a commit message shows as text', async () => {
+    await page.selectOption('#ref-select', 'main');
+    await page.waitForFunction(() => (globalThis as any).location.hash.includes('ref=main'));
+    await page.waitForFunction(() => !(globalThis as any).document.getElementById('main')?.hasAttribute('aria-busy'));
     await page.click('#datasets tr[data-path="data/raw/customers.csv"] td:first-child a');
     await page.waitForSelector('#versions');
     assert.match(new URL(page.url()).hash, /^#\/r\/customers\/history\?path=data%2Fraw%2Fcustomers\.csv/);
@@ -313,7 +316,8 @@ test('the web UI in Chromium, against a server seeded by the example pipeline', 
   });
 
   await t.test('lineage: the model upstream to raw data through runs, clickable both ways', async () => {
-    const g = await api(s, `/repos/${REPO}/lineage?path=models/churn-model.json&ref=main&direction=up`);
+    const model = (await api(s, `/repos/${REPO}/datasets?ref=main`)).datasets.find((d: { path: string }) => d.path === 'models/churn-model.json');
+    const g = await api(s, `/repos/${REPO}/lineage?path=models/churn-model.json&sha256=${model.sha256}&direction=up`);
     await open(page, s, `/r/${REPO}/lineage?path=models%2Fchurn-model.json&ref=main&direction=up`, '#lineage-graph svg');
     assert.equal(await page.locator('#lineage-graph a.node').count(), g.nodes.length);
     assert.equal(await page.locator('#lineage-graph path.edge').count(), g.edges.length);

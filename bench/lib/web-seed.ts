@@ -25,11 +25,18 @@ export async function seedRuns(opts: { url: string; token: string; repo: string;
   const t0 = Date.now() - opts.count * 60_000;
   for (let done = 0; done < opts.count; ) {
     const n = Math.min(500, opts.count - done);
-    const pipelineRun = randomUUID();
-    const commit = hex(20);
     const runs = [];
+    const pipelineRuns = [];
+    let pipelineRun = '';
+    let commit = '';
     for (let i = 0; i < n; i++) {
       const k = done + i;
+      // One pipeline run (of the three stages) per commit, like the runner makes.
+      if (k % STAGES.length === 0 || i === 0) {
+        pipelineRun = randomUUID();
+        commit = hex(20);
+        pipelineRuns.push({ id: pipelineRun, commit, trigger: 'bench', startedAt: t0 + k * 60_000, finishedAt: t0 + k * 60_000 + 3 * 60_000, status: 'succeeded' });
+      }
       const stage = STAGES[k % STAGES.length]!;
       const startedAt = t0 + k * 60_000;
       const status = k % 17 === 0 ? 'failed' : 'succeeded';
@@ -47,7 +54,7 @@ export async function seedRuns(opts: { url: string; token: string; repo: string;
         inputs: [{ path: 'data/valid.csv', type: 'file', sha256: hex(32), manifest: null, size: 1000 + k }], outputs: [], log: `run ${k}\n`,
       });
     }
-    await api(opts.url, opts.token, 'POST', `/${opts.repo}/runs`, { pipelineRuns: [{ id: pipelineRun, commit, trigger: 'bench', startedAt: t0 + done * 60_000, finishedAt: null, status: 'succeeded' }], runs });
+    await api(opts.url, opts.token, 'POST', `/${opts.repo}/runs`, { pipelineRuns, runs });
     done += n;
   }
 }

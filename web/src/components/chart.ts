@@ -51,11 +51,7 @@ export function lineChart(opts: {
     }),
   ];
   const data = [opts.x, ...opts.series.map((s) => s.values)] as uPlot.AlignedData;
-  // uPlot measures its container: build it once the figure is in the document.
-  queueMicrotask(() => {
-    const width = opts.width ?? Math.max(320, Math.min(640, (box.parentElement?.clientWidth ?? 660) - 20));
-    new uPlot({ width, height: opts.height ?? 240, scales, axes, series, legend: { live: true } }, data, box);
-  });
+  new uPlot({ width: opts.width ?? 600, height: opts.height ?? 240, scales, axes, series, legend: { live: true } }, data, box);
   window.__dvxCharts ??= {};
   window.__dvxCharts[opts.title] = { x: opts.x, series: opts.series.map((s) => ({ label: s.label, values: s.values })) };
   return box;

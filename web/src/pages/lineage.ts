@@ -1,4 +1,4 @@
-import { enc, get, q, type LineageAnswer, type LineageNode } from '../api.ts';
+import { enc, get, q, type DatasetsAnswer, type LineageAnswer, type LineageNode } from '../api.ts';
 import { bytes, h, link, short } from '../dom.ts';
 import { layeredGraph, type GraphNode } from '../components/graph.ts';
 import { go, href, type Route } from '../router.ts';
@@ -19,14 +19,20 @@ export async function lineagePage(repo: string, route: Route): Promise<Node> {
     section.appendChild(h('p', { class: 'muted' }, 'Name a tracked path (a dataset, a model) to see what produced it or what it produced.'));
     return section;
   }
-  const g = await get<LineageAnswer>(`/repos/${enc(repo)}/lineage${q({ path, sha256, ref: sha256 ? undefined : ref, direction })}`);
+  // A path at a ref is resolved here to the version's sha256, which every server answers lineage for.
+  const version = sha256 ?? (await get<DatasetsAnswer>(`/repos/${enc(repo)}/datasets${q({ ref })}`)).datasets.find((d) => d.path === path)?.sha256;
+  if (!version) {
+    section.appendChild(h('p', { class: 'error', role: 'alert' }, `${path} is not tracked at ${ref}: `, link(href(['r', repo], { ref }), 'see what is')));
+    return section;
+  }
+  const g = await get<LineageAnswer>(`/repos/${enc(repo)}/lineage${q({ path, sha256: version, direction })}`);
   const other = direction === 'up' ? 'down' : 'up';
   section.appendChild(
     h(
       'div',
       { class: 'toolbar' },
-      h('span', null, direction === 'up' ? 'Upstream: what produced ' : 'Downstream: what was produced from ', h('code', null, path), sha256 ? h('span', { class: 'muted' }, ` @ ${short(sha256, 10)}`) : null),
-      link(href(['r', repo, 'lineage'], { path, sha256, ref: sha256 ? undefined : ref, direction: other }), direction === 'up' ? 'Show downstream ↓' : 'Show upstream ↑'),
+      h('span', null, direction === 'up' ? 'Upstream: what produced ' : 'Downstream: what was produced from ', h('code', null, path), h('span', { class: 'muted' }, ` @ ${short(version, 10)}`)),
+      link(href(['r', repo, 'lineage'], { path, sha256: version, direction: other }), direction === 'up' ? 'Show downstream ↓' : 'Show upstream ↑'),
       link(href(['r', repo, 'history'], { path }), 'history of this path'),
       h('span', { class: 'muted', id: 'graph-size' }, `${g.nodes.length} nodes, ${g.edges.length} edges`),
     ),
