@@ -35,7 +35,8 @@ export function lineChart(opts: {
 }): HTMLElement {
   const box = h('figure', { class: 'chart', 'data-chart': opts.title, 'aria-label': `chart: ${opts.title}` }, h('h3', null, opts.title));
   const scales: uPlot.Scales = { x: { time: opts.timeX === true } };
-  const axes: uPlot.Axis[] = [{ label: opts.xLabel }, { values: opts.yFormat ? (_u, vals) => vals.map((v) => (v === null ? '' : opts.yFormat!(v))) : undefined, size: 70 }];
+  // Versions and steps are whole numbers: no ticks at 1.5.
+  const axes: uPlot.Axis[] = [{ label: opts.xLabel, incrs: opts.timeX ? undefined : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 1e6, 1e7] }, { values: opts.yFormat ? (_u, vals) => vals.map((v) => (v === null ? '' : opts.yFormat!(v))) : undefined, size: 70 }];
   const seen = new Set<string>();
   for (const s of opts.series) {
     if (s.scale && !seen.has(s.scale)) {
