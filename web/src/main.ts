@@ -60,6 +60,7 @@ function header(repo: string | undefined, section: string | undefined): (Node | 
 let generation = 0;
 async function render(): Promise<void> {
   const mine = ++generation;
+  const started = performance.now();
   const r = current();
   const { page, repo, section } = pageFor(r);
   const top = document.getElementById('top')!;
@@ -77,6 +78,8 @@ async function render(): Promise<void> {
   clear(main);
   main.appendChild(content);
   main.removeAttribute('aria-busy');
+  // How long the route took (API calls and DOM), for the benchmark and the curious: performance.getEntriesByName('dvx-render').
+  performance.measure('dvx-render', { start: started, detail: location.hash });
   document.title = `dvx${repo ? ` · ${repo}` : ''}`;
 }
 
