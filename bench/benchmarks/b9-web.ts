@@ -23,14 +23,24 @@ interface View {
   ready: string;
 }
 
-async function timeView(page: Page, url: string, v: View): Promise<{ wallS: number }> {
+/**
+ * wallS: by the browser's own clock, from the start of the navigation to the
+ * end of the page's render (the UI's `dvx-render` measure: API answers in,
+ * DOM built, charts drawn). observedS: the same seen from the benchmark, with
+ * the automation's round trips on top.
+ */
+async function timeView(page: Page, url: string, v: View): Promise<{ wallS: number; observedS: number }> {
   await page.goto('about:blank');
   const t0 = performance.now();
   await page.goto(`${url}/#${v.hash}`);
   await page.waitForSelector(v.ready);
-  await page.waitForFunction(() => !(globalThis as any).document.getElementById('main')?.hasAttribute('aria-busy'));
-  const wallS = (performance.now() - t0) / 1000;
-  return { wallS };
+  await page.waitForFunction(() => (globalThis as any).performance.getEntriesByName('dvx-render').length > 0);
+  const observedS = (performance.now() - t0) / 1000;
+  const endMs = await page.evaluate(() => {
+    const m = (globalThis as any).performance.getEntriesByName('dvx-render')[0];
+    return m.startTime + m.duration;
+  });
+  return { wallS: endMs / 1000, observedS };
 }
 
 export async function webBench(ctx: Ctx): Promise<BenchResult> {
@@ -74,8 +84,8 @@ export async function webBench(ctx: Ctx): Promise<BenchResult> {
       for (let rep = 1; rep <= Math.max(3, ctx.reps); rep++) {
         for (let i = 0; i < views.length; i++) await series[i]!.attempt(rep, ctx.log, () => timeView(w.page, server.url, views[i]!));
       }
-      const rows = await w.page.locator('#versions tbody tr').count();
-      if (rows !== versions) problems.push(`the history page showed ${rows} versions, not ${versions}`);
+      const shown = Number(await w.page.getAttribute('#versions', 'data-total'));
+      if (shown !== versions) problems.push(`the history page showed ${shown} versions, not ${versions}`);
       problems.push(...w.take());
     } finally {
       await browser.close();
@@ -87,9 +97,12 @@ export async function webBench(ctx: Ctx): Promise<BenchResult> {
   const medians = series.map((s) => s.wall?.median);
   const pass = medians.some((m) => m === undefined) || problems.length > 0 ? null : medians.every((m) => m! < TARGET_S);
   const md = [
-    `Input: ${runs} runs (three stages per pipeline run; train runs with 20-point loss and accuracy curves) sent with POST /runs, and ${versions} versions of ${path} (64 KiB files differing in 256 bytes, POST /uploads) recorded as a chain of commits (POST /commits); seeding took ${seeding.runsS?.toFixed(1)} s and ${seeding.versionsS?.toFixed(1)} s. Each view is a full page load in headless Chromium (scripts from the browser cache after a first unmeasured load), timed from navigation until the page is rendered (rows in the table, chart drawn). Filtering, sorting and pagination are the server's; the history page loads every version.`,
+    `Input: ${runs} runs (three stages per pipeline run; train runs with 20-point loss and accuracy curves) sent with POST /runs, and ${versions} versions of ${path} (64 KiB files differing in 256 bytes, POST /uploads) recorded as a chain of commits (POST /commits); seeding took ${seeding.runsS?.toFixed(1)} s and ${seeding.versionsS?.toFixed(1)} s. Each view is a full page load in headless Chromium (scripts from the browser cache after a first unmeasured load), timed by the browser from the start of the navigation until the page is rendered (API answers in, table built, chart drawn). Filtering, sorting and pagination of runs are the server's; the history page loads every version for its chart and totals and shows the table 100 rows at a time.`,
     '',
-    table(['view', 'time to rendered page, s (median [min–max])', `target < ${TARGET_S} s`], views.map((v, i) => [v.name, fmtSummary(series[i]!.wall), series[i]!.wall ? (series[i]!.wall!.median < TARGET_S ? 'yes' : 'no') : '–'])),
+    table(
+      ['view', 'navigation start to rendered page, s (median [min–max])', 'as observed through the automation, s', `target < ${TARGET_S} s`],
+      views.map((v, i) => [v.name, fmtSummary(series[i]!.wall), fmtSummary(series[i]!.stat('observedS')), series[i]!.wall ? (series[i]!.wall!.median < TARGET_S ? 'yes' : 'no') : '–']),
+    ),
     problems.length ? `\nProblems: ${problems.join('; ')}\n` : '',
     failures(series),
   ].join('\n');

@@ -1,5 +1,5 @@
 import { enc, get, q, type HistoryAnswer, type Version } from '../api.ts';
-import { bytes, dateTime, firstLine, h, link, short } from '../dom.ts';
+import { bytes, clear, dateTime, firstLine, h, link, short } from '../dom.ts';
 import { lineChart } from '../components/chart.ts';
 import { downloadButton } from '../components/download.ts';
 import { href, type Route } from '../router.ts';
@@ -66,27 +66,51 @@ export async function historyPage(repo: string, route: Route): Promise<Node> {
       ),
     );
   }
-  const rows = versions.map((v, i) =>
-    h(
-      'tr',
-      { 'data-commit': v.commit },
-      h('td', { class: 'num' }, versions.length - i),
-      h('td', null, h('code', { title: v.commit }, short(v.commit, 10))),
-      h('td', null, dateTime(v.time * (v.time < 1e11 ? 1000 : 1))),
-      h('td', { class: 'message' }, firstLine(v.message)),
-      h('td', null, typeof v.author === 'string' ? v.author : (v.author?.name ?? '')),
-      h('td', { class: 'num' }, bytes(v.size)),
-      h('td', { class: 'num' }, bytes(v.newBytes)),
-      h('td', null, link(href(['r', repo, 'lineage'], { path, sha256: v.sha256 }), 'lineage'), ' · ', downloadButton({ repo, ref: v.commit, path })),
-    ),
+  // The chart and the totals use every version; the table shows them a page at a time.
+  const table = h('table', { id: 'versions', 'data-total': versions.length });
+  const body = h('tbody');
+  table.append(
+    h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', null, 'Commit'), h('th', null, 'Time'), h('th', null, 'Message'), h('th', null, 'Author'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'New bytes'), h('th', null, ''))),
+    body,
   );
-  section.appendChild(
-    h(
-      'table',
-      { id: 'versions' },
-      h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', null, 'Commit'), h('th', null, 'Time'), h('th', null, 'Message'), h('th', null, 'Author'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'New bytes'), h('th', null, ''))),
-      h('tbody', null, rows),
-    ),
-  );
+  const range = h('span', { id: 'versions-range' });
+  const prev = h('button', { type: 'button', id: 'versions-prev' }, '‹ Newer');
+  const next = h('button', { type: 'button', id: 'versions-next' }, 'Older ›');
+  let offset = 0;
+  const show = () => {
+    clear(body);
+    const page = versions.slice(offset, offset + TABLE_PAGE);
+    body.append(...page.map((v, j) => versionRow(repo, path, v, versions.length - offset - j)));
+    range.textContent = `${versions.length === 0 ? 0 : offset + 1}–${offset + page.length} of ${versions.length}`;
+    prev.disabled = offset === 0;
+    next.disabled = offset + TABLE_PAGE >= versions.length;
+  };
+  prev.addEventListener('click', () => {
+    offset = Math.max(0, offset - TABLE_PAGE);
+    show();
+  });
+  next.addEventListener('click', () => {
+    offset += TABLE_PAGE;
+    show();
+  });
+  show();
+  section.append(h('div', { class: 'pager', role: 'navigation', 'aria-label': 'versions' }, prev, range, next), table);
   return section;
+}
+
+const TABLE_PAGE = 100;
+
+function versionRow(repo: string, path: string, v: Version, n: number): HTMLElement {
+  return h(
+    'tr',
+    { 'data-commit': v.commit },
+    h('td', { class: 'num' }, n),
+    h('td', null, h('code', { title: v.commit }, short(v.commit, 10))),
+    h('td', null, dateTime(v.time * (v.time < 1e11 ? 1000 : 1))),
+    h('td', { class: 'message' }, firstLine(v.message)),
+    h('td', null, typeof v.author === 'string' ? v.author : (v.author?.name ?? '')),
+    h('td', { class: 'num' }, bytes(v.size)),
+    h('td', { class: 'num' }, bytes(v.newBytes)),
+    h('td', null, link(href(['r', repo, 'lineage'], { path, sha256: v.sha256 }), 'lineage'), ' · ', downloadButton({ repo, ref: v.commit, path })),
+  );
 }
