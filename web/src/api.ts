@@ -79,7 +79,10 @@ export interface RunDetail extends Omit<RunRow, 'metrics'> {
 export interface CurveAnswer { key: string; points: { step: number | null; value: number; time: number }[] }
 export interface LineageNode { id: string; kind: 'data' | 'run'; [k: string]: unknown }
 export interface LineageAnswer { root: string; nodes: LineageNode[]; edges: { from: string; to: string }[] }
-export interface Model { name: string; version: number; aliases: string[]; path: string; sha256: string; manifest: string | null; run: string | null; createdAt: number }
+export interface Model {
+  name: string; version: number; aliases: string[]; path: string; sha256: string; manifest: string | null; run: string | null; createdAt: number;
+  producedBy?: { id: string; stage: string; status: string; commit: string | null } | null;
+}
 export interface LinkAnswer { url: string; expiresAt: number }
 
 /** A signed, short-lived URL of a file (or a directory's tar), for the browser's own download. */

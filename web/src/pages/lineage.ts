@@ -16,7 +16,13 @@ export async function lineagePage(repo: string, route: Route): Promise<Node> {
   const section = h('section', null, h('h1', null, 'Lineage'));
   section.appendChild(pathForm(repo, path, ref ?? '', direction));
   if (!path) {
-    section.appendChild(h('p', { class: 'muted' }, 'Name a tracked path (a dataset, a model) to see what produced it or what it produced.'));
+    section.appendChild(h('p', { class: 'muted' }, 'Name a tracked path (a dataset, a model) to see what produced it or what it produced, or pick one:'));
+    const at = await get<DatasetsAnswer>(`/repos/${enc(repo)}/datasets${q({ ref })}`).catch(() => undefined);
+    if (at) {
+      section.appendChild(
+        h('ul', { id: 'lineage-picks' }, at.datasets.map((d) => h('li', null, link(href(['r', repo, 'lineage'], { path: d.path, sha256: d.sha256, direction }), d.path), h('span', { class: 'muted' }, ` ${bytes(d.size)}`)))),
+      );
+    }
     return section;
   }
   // A path at a ref is resolved here to the version's sha256, which every server answers lineage for.

@@ -31,7 +31,7 @@ export async function modelsPage(repo: string): Promise<Node> {
               h('td', null, m.aliases.map((a) => h('span', { class: 'tag' }, a))),
               h('td', null, m.path),
               h('td', null, h('code', { title: m.sha256 }, short(m.sha256, 12))),
-              h('td', null, m.run ? link(href(['r', repo, 'runs', m.run]), h('code', null, short(m.run))) : '—'),
+              h('td', null, m.run ? link(href(['r', repo, 'runs', m.run]), m.producedBy ? `${m.producedBy.stage} ` : '', h('code', null, short(m.run))) : '—'),
               h('td', null, dateTime(m.createdAt)),
               h('td', null, link(href(['r', repo, 'lineage'], { path: m.path, sha256: m.sha256 }), 'lineage')),
             ),
