@@ -316,6 +316,10 @@ test('the web UI in Chromium, against a server seeded by the example pipeline', 
   });
 
   await t.test('lineage: the model upstream to raw data through runs, clickable both ways', async () => {
+    // From the menu: the tracked paths to start from.
+    await open(page, s, `/r/${REPO}/lineage`, '#lineage-picks');
+    const atMain = await api(s, `/repos/${REPO}/datasets`);
+    assert.deepEqual(await page.$$eval('#lineage-picks a', (as) => as.map((a) => a.textContent)), atMain.datasets.map((d: { path: string }) => d.path));
     const model = (await api(s, `/repos/${REPO}/datasets?ref=main`)).datasets.find((d: { path: string }) => d.path === 'models/churn-model.json');
     const g = await api(s, `/repos/${REPO}/lineage?path=models/churn-model.json&sha256=${model.sha256}&direction=up`);
     await open(page, s, `/r/${REPO}/lineage?path=models%2Fchurn-model.json&ref=main&direction=up`, '#lineage-graph svg');

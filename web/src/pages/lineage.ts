@@ -11,7 +11,8 @@ import { go, href, type Route } from '../router.ts';
 export async function lineagePage(repo: string, route: Route): Promise<Node> {
   const path = route.query.get('path') ?? '';
   const sha256 = route.query.get('sha256') ?? undefined;
-  const ref = route.query.get('ref') ?? (sha256 ? undefined : 'main');
+  // No ref: the server's default branch.
+  const ref = route.query.get('ref') || undefined;
   const direction = route.query.get('direction') === 'down' ? 'down' : 'up';
   const section = h('section', null, h('h1', null, 'Lineage'));
   section.appendChild(pathForm(repo, path, ref ?? '', direction));
@@ -28,7 +29,7 @@ export async function lineagePage(repo: string, route: Route): Promise<Node> {
   // A path at a ref is resolved here to the version's sha256, which every server answers lineage for.
   const version = sha256 ?? (await get<DatasetsAnswer>(`/repos/${enc(repo)}/datasets${q({ ref })}`)).datasets.find((d) => d.path === path)?.sha256;
   if (!version) {
-    section.appendChild(h('p', { class: 'error', role: 'alert' }, `${path} is not tracked at ${ref}: `, link(href(['r', repo], { ref }), 'see what is')));
+    section.appendChild(h('p', { class: 'error', role: 'alert' }, `${path} is not tracked at ${ref ?? 'the default branch'}: `, link(href(['r', repo], { ref }), 'see what is')));
     return section;
   }
   const g = await get<LineageAnswer>(`/repos/${enc(repo)}/lineage${q({ path, sha256: version, direction })}`);
@@ -66,7 +67,7 @@ function toGraphNode(repo: string, n: LineageNode, direction: string, root: bool
 
 function pathForm(repo: string, path: string, ref: string, direction: string): HTMLFormElement {
   const p = h('input', { id: 'lineage-path', name: 'path', value: path, size: 40, placeholder: 'models/model.json' });
-  const r = h('input', { id: 'lineage-ref', name: 'ref', value: ref, size: 14, placeholder: 'main' });
+  const r = h('input', { id: 'lineage-ref', name: 'ref', value: ref, size: 14, placeholder: 'default branch' });
   const d = h('select', { id: 'lineage-direction', name: 'direction' }, h('option', { value: 'up', selected: direction === 'up' }, 'upstream'), h('option', { value: 'down', selected: direction === 'down' }, 'downstream'));
   const form = h('form', { class: 'filters', id: 'lineage-form' }, h('label', null, 'Path', p), h('label', null, 'At ref', r), h('label', null, 'Direction', d), h('button', { type: 'submit', class: 'primary' }, 'Show'));
   form.addEventListener('submit', (ev) => {
