@@ -95,7 +95,9 @@ async function signIn(w: WatchedPage, s: Seed): Promise<void> {
   await w.page.waitForSelector('#repos');
 }
 
+/** A fresh load of the page at `hash` (the token stays: sessionStorage is per tab), until it has rendered. */
 async function open(page: Page, s: Seed, hash: string, ready: string): Promise<void> {
+  await page.goto('about:blank');
   await page.goto(`${s.server.url}/#${hash}`);
   await page.waitForSelector(ready);
   await page.waitForFunction(() => !(globalThis as any).document.getElementById('main')?.hasAttribute('aria-busy'));
@@ -371,6 +373,15 @@ test('the web UI in Chromium, against a server seeded by the example pipeline', 
     await page.keyboard.press('Enter');
     await page.waitForSelector('#signin');
     assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('dvx.token')), null);
+    // A page asked for without a token, or with one the server refuses, leads to the sign-in form.
+    await page.goto(`${s.server.url}/#/r/${REPO}/runs`);
+    await page.waitForSelector('#signin');
+    await page.evaluate(() => (globalThis as any).sessionStorage.setItem('dvx.token', 'dvx_revoked-or-never-was-00000000000000000000000'));
+    await page.goto('about:blank');
+    await page.goto(`${s.server.url}/#/r/${REPO}/runs`);
+    await page.waitForSelector('#signin');
+    assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('dvx.token')), null, 'a refused token is forgotten');
+    w.take(); // the browser logs the refused call's 401
     await noXss(w);
     clean(w, 'navigation');
   });
