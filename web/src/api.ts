@@ -62,7 +62,7 @@ export interface Ref { name: string; sha: string }
 export interface CommitInfo { sha: string; parents: string[]; author: { name: string; email: string; time: number; tz: string }; committer?: { time: number }; message: string; pointers: number }
 export interface Dataset { path: string; type: 'file' | 'dir'; size: number; files?: number; sha256: string; manifest: string }
 export interface DatasetsAnswer { ref: string; commit: string; datasets: Dataset[] }
-export interface Version { commit: string; time: number; message: string; author: string | { name: string; email?: string }; size: number; sha256: string; manifest: string; newBytes: number }
+export interface Version { commit: string; time: number; message: string; author: string | { name: string; email?: string }; type?: 'file' | 'dir'; files?: number; size: number; sha256: string; manifest: string; newBytes: number }
 export interface HistoryAnswer { path: string; versions: Version[]; next?: string | null }
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timeout' | 'upstream_failed' | 'cancelled';
 export interface RunRow {

@@ -111,6 +111,6 @@ function versionRow(repo: string, path: string, v: Version, n: number): HTMLElem
     h('td', null, typeof v.author === 'string' ? v.author : (v.author?.name ?? '')),
     h('td', { class: 'num' }, bytes(v.size)),
     h('td', { class: 'num' }, bytes(v.newBytes)),
-    h('td', null, link(href(['r', repo, 'lineage'], { path, sha256: v.sha256 }), 'lineage'), ' · ', downloadButton({ repo, ref: v.commit, path })),
+    h('td', null, link(href(['r', repo, 'lineage'], { path, sha256: v.sha256 }), 'lineage'), ' · ', downloadButton({ repo, ref: v.commit, path, dir: v.type === 'dir' })),
   );
 }
