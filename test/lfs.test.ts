@@ -150,6 +150,20 @@ for (const backend of BACKENDS) {
     assert.ok(readFileSync(join(top, 'c', 'events.bin')).equals(v1));
   });
 
+  test(`an object of several packs streams in and back byte-identical; fsck is clean (${backend})`, async (t) => {
+    const s = await startServer(t, { backend, azurite });
+    // More than two 32 MiB packs and several 16 MiB ingest blocks: batches of chunks overlap in the chunker's pipeline.
+    const data = seededBytes(60, 75_000_000);
+    const oid = sha(data);
+    const put = await request(s.url, `/big.git/info/lfs/objects/${oid}`, { method: 'PUT', headers: { authorization: basic(s.adminToken) }, body: data });
+    assert.equal(put.status, 200, put.text());
+    const got = await request(s.url, `/big.git/info/lfs/objects/${oid}`, { headers: { authorization: basic(s.adminToken) } });
+    assert.equal(got.status, 200);
+    assert.equal(sha(got.body), oid);
+    const fsck = await s.admin(['fsck']);
+    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+  });
+
   test(`an interrupted download resumes with a Range request (${backend})`, async (t) => {
     const s = await startServer(t, { backend, azurite });
     const token = await s.token('resume', 'write');
@@ -346,5 +360,71 @@ for (const backend of BACKENDS) {
     assert.deepEqual(page2.json().locks.map((l: any) => l.path), ['c.psd']);
     assert.equal(page2.json().next_cursor, undefined);
   });
-}
 
+  test(`LFS auth matrix: every LFS route x every kind of token (${backend})`, async (t) => {
+    const s = await startServer(t, { backend, azurite });
+    const obj = seededBytes(50, 30_000);
+    const oid = sha(obj);
+    const seed = await request(s.url, `/mat.git/info/lfs/objects/${oid}`, { method: 'PUT', headers: { authorization: basic(s.adminToken) }, body: obj });
+    assert.equal(seed.status, 200);
+    type Who = 'none' | 'revoked' | 'other' | 'read' | 'write' | 'admin';
+    const tokens: Record<Who, string | undefined> = {
+      none: undefined,
+      read: await s.token('mat', 'read'),
+      write: await s.token('mat', 'write'),
+      admin: await s.token('mat', 'admin'),
+      other: await s.token('other', 'admin'),
+      revoked: await s.token('mat', 'admin'),
+    };
+    const list = await s.admin(['token', 'list', '--json']);
+    assert.equal((await s.admin(['token', 'revoke', String(JSON.parse(list.stdout).tokens.at(-1).id)])).code, 0);
+    const RANK = { read: 1, write: 2, admin: 3 } as const;
+    let n = 0;
+    const call = (method: string, path: string, tok: string | undefined, body?: unknown) =>
+      request(s.url, `/mat.git/info/lfs${path}`, {
+        method,
+        headers: { ...(tok ? { authorization: basic(tok) } : {}), ...(body !== undefined ? { 'content-type': LFS } : {}), accept: LFS },
+        body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      });
+    const cases: { method: string; path: string; scope: 'read' | 'write'; ok: number[]; send: (tok: string | undefined) => Promise<Awaited<ReturnType<typeof request>>> }[] = [
+      { method: 'post', path: '/objects/batch', scope: 'read', ok: [200], send: (tok) => call('POST', '/objects/batch', tok, { operation: 'download', objects: [{ oid, size: obj.length }] }) },
+      { method: 'put', path: '/objects/{oid}', scope: 'write', ok: [200], send: (tok) => call('PUT', `/objects/${oid}`, tok, obj) },
+      { method: 'get', path: '/objects/{oid}', scope: 'read', ok: [200], send: (tok) => call('GET', `/objects/${oid}`, tok) },
+      { method: 'head', path: '/objects/{oid}', scope: 'read', ok: [200], send: (tok) => call('HEAD', `/objects/${oid}`, tok) },
+      { method: 'post', path: '/objects/verify', scope: 'write', ok: [200], send: (tok) => call('POST', '/objects/verify', tok, { oid, size: obj.length }) },
+      { method: 'post', path: '/locks', scope: 'write', ok: [201], send: (tok) => call('POST', '/locks', tok, { path: `p${n++}.bin` }) },
+      { method: 'get', path: '/locks', scope: 'read', ok: [200], send: (tok) => call('GET', '/locks', tok) },
+      { method: 'post', path: '/locks/verify', scope: 'write', ok: [200], send: (tok) => call('POST', '/locks/verify', tok, {}) },
+      {
+        method: 'post',
+        path: '/locks/{id}/unlock',
+        scope: 'write',
+        ok: [200],
+        send: async (tok) => {
+          // The caller's own lock, when it may take one.
+          const l = await call('POST', '/locks', tok, { path: `u${n++}.bin` });
+          return call('POST', `/locks/${l.status === 201 ? l.json().lock.id : '1'}/unlock`, tok, {});
+        },
+      },
+    ];
+    const doc = (await request(s.url, '/api/v1/openapi.json')).json();
+    const documented = Object.entries(doc.paths as Record<string, Record<string, any>>)
+      .filter(([path]) => path.startsWith('/{repo}.git/info/lfs'))
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `${method} ${path} ${op['x-dvx-scope']}`));
+    assert.deepEqual(cases.map((c) => `${c.method} /{repo}.git/info/lfs${c.path} ${c.scope}`).sort(), documented.sort());
+
+    for (const c of cases) {
+      for (const who of ['none', 'revoked', 'other', 'read', 'write', 'admin'] as Who[]) {
+        const a = await c.send(tokens[who]);
+        const label = `${c.method.toUpperCase()} ${c.path} as ${who}: ${a.status} ${a.text().slice(0, 200)}`;
+        if (who === 'none' || who === 'revoked') {
+          assert.equal(a.status, 401, label);
+          assert.equal(a.headers['lfs-authenticate'], 'Basic realm="dvx"', label);
+        } else if (who === 'other') assert.equal(a.status, 404, label);
+        else if (RANK[who] >= RANK[c.scope]) assert.ok(c.ok.includes(a.status), label);
+        else assert.equal(a.status, 403, label);
+        if (a.status >= 400 && c.method !== 'head') lfsError(a);
+      }
+    }
+  });
+}

@@ -8,7 +8,8 @@ import { PackWriter } from './pack-writer.ts';
 import type { Store } from './store.ts';
 
 /**
- * Plain uploads: files received to disk (multer) are chunked and deduplicated
+ * Plain uploads and Git LFS uploads: files received to disk (multer), or a
+ * request body streamed in (LFS), are chunked and deduplicated
  * on the server exactly as `dvx add` does on a client (core/ingest.ts), packed
  * into server-built packs, and made known to the repository only when every
  * chunk and the manifest are stored. Reads never block the event loop
@@ -80,9 +81,14 @@ function ingest(store: Store, repo: string, inputs: readonly Input[], check?: (f
         const { source, close } = await input.open();
         let before = writer.newChunkBytes;
         try {
-          const r = await ingestor.ingest(source, async (chunks) => {
+          // The ingestor hands over the next batch before the last one is written (core/ingest.ts),
+          // and a PackWriter appends one batch at a time: batches queue, in order.
+          let queue: Promise<unknown> = Promise.resolve();
+          const r = await ingestor.ingest(source, (chunks) => {
             for (const c of chunks) members.add(c.id);
-            await writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data })));
+            const written = queue.then(() => writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data }))));
+            queue = written;
+            return written;
           });
           check?.({ size: r.size, sha256: r.sha256 });
           const bytes = encodeFileManifestEntries({ chunker: ingestor.params, size: r.size, sha256: r.sha256 }, r.chunks.entries());
