@@ -39,9 +39,9 @@ export function schemaVersion(db: Db): number {
  * a database that already has version 4 still gets 2 and 3 when they arrive,
  * because what counts is the set of applied versions, not the highest one.
  */
-function migrate(db: Db): void {
-  const known = new Set(MIGRATIONS.map((m) => m.version));
-  if (known.size !== MIGRATIONS.length) throw new Error('two migrations share a version number');
+export function migrate(db: Db, migrations: readonly { version: number; sql: string }[] = MIGRATIONS): void {
+  const known = new Set(migrations.map((m) => m.version));
+  if (known.size !== migrations.length) throw new Error('two migrations share a version number');
   const latest = Math.max(...known);
   // IMMEDIATE: two processes starting at once must not both apply a migration.
   db.transaction(() => {
@@ -50,7 +50,7 @@ function migrate(db: Db): void {
       throw new DvxError('index_too_new', `the index has schema version ${current}, newer than this dvx-server knows (${latest})`, 'run a newer dvx-server');
     }
     const applied = new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[]);
-    for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
