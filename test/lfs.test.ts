@@ -344,6 +344,14 @@ for (const backend of BACKENDS) {
     assert.deepEqual(v.json().ours.map((l: any) => l.path), ['back.psd']);
     assert.deepEqual(v.json().theirs.map((l: any) => [l.path, l.owner.name]), [['cover.psd', 'alice']]);
 
+    // git-lfs verifies locks before a push: bob cannot push a change to alice's locked file.
+    writeFileSync(join(ws, 'cover.psd'), seededBytes(42, 20_000));
+    await bob.gitOk(ws, ['commit', '-qam', 'bob edits the cover']);
+    const blocked = await bob.git(ws, ['push', 'origin', 'main']);
+    assert.notEqual(blocked.code, 0, 'a push touching someone else\'s lock is refused');
+    assert.match(blocked.stderr, /locked/i);
+    await bob.gitOk(ws, ['reset', '-q', '--hard', 'HEAD~1']);
+
     // Bob may not unlock alice's lock, even with --force (not an admin); alice and an admin may.
     const steal = await bob.git(ws, ['lfs', 'unlock', 'cover.psd', '--force']);
     assert.notEqual(steal.code, 0);
