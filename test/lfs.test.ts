@@ -1,16 +1,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startAzurite } from './support/azurite.ts';
-import { dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { dvxJson, dvxOk, git, run, tempDir, workspace } from './support/cli.ts';
 import { bareRemote, lfsRepo, lfsUser } from './support/git-lfs.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
-import { BACKENDS, startServer, type TestServer } from './support/server.ts';
+import { BACKENDS, SERVER_BIN, startServer, type TestServer } from './support/server.ts';
 
 /**
  * dvx-server as a Git LFS server, driven by the real git-lfs client (Debian's
@@ -434,5 +434,36 @@ for (const backend of BACKENDS) {
         if (a.status >= 400 && c.method !== 'head') lfsError(a);
       }
     }
+  });
+
+  test(`a full disk answers 507 and records nothing (${backend})`, async (t) => {
+    // A private mount namespace with a 24 MiB tmpfs as the data folder: a real ENOSPC while the object's pack is written.
+    const dir = tempDir(t);
+    const data = seededBytes(70, 40_000_000);
+    writeFileSync(join(dir, 'obj.bin'), data);
+    const oid = sha(data);
+    const token = `admin-${randomBytes(24).toString('hex')}`;
+    const env: Record<string, string> = { DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: join(dir, 'data'), DVX_STORAGE: backend, DVX_ADMIN_TOKEN: token, DVX_LOG_LEVEL: 'info', SERVER: SERVER_BIN, OID: oid };
+    if (backend === 'azure') Object.assign(env, { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString, DVX_AZURE_CONTAINER: `dvx-${randomBytes(6).toString('hex')}` });
+    const script = `
+      set -u
+      mkdir -p data && mount -t tmpfs -o size=24m tmpfs data || exit 99
+      node "$SERVER" serve > server.log 2>&1 &
+      pid=$!
+      for i in $(seq 1 300); do grep -q '"msg":"listening"' server.log && break; sleep 0.1; done
+      url=$(grep -o '"url":"[^"]*"' server.log | head -1 | cut -d'"' -f4)
+      echo "put=$(curl -s -o put.json -w '%{http_code}' -u "x:$DVX_ADMIN_TOKEN" -X PUT -T obj.bin "$url/full.git/info/lfs/objects/$OID")"
+      echo "batch=$(curl -s -o batch.json -w '%{http_code}' -u "x:$DVX_ADMIN_TOKEN" -H 'Content-Type: application/vnd.git-lfs+json' -d '{"operation":"download","objects":[{"oid":"'$OID'","size":40000000}]}' "$url/full.git/info/lfs/objects/batch")"
+      kill $pid; wait $pid
+    `;
+    const r = await run('unshare', [...(process.getuid?.() === 0 ? ['-m'] : ['-rm']), 'sh', '-c', script], { cwd: dir, env });
+    const log = () => `${r.stdout}\n${r.stderr}\n${readFileSync(join(dir, 'server.log'), 'utf8').slice(-3000)}`;
+    assert.doesNotMatch(r.stdout, /exit 99/);
+    assert.match(r.stdout, /put=507/, log());
+    const answer = JSON.parse(readFileSync(join(dir, 'put.json'), 'utf8'));
+    assert.match(answer.message, /no storage space/);
+    assert.equal(typeof answer.request_id, 'string');
+    // Nothing recorded: the repository does not exist (a download batch is a whole-request 404).
+    assert.match(r.stdout, /batch=404/, log());
   });
 }
