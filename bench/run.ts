@@ -8,8 +8,10 @@ import { addLargeBench } from './benchmarks/b2-add-large.ts';
 import { checkoutLargeBench } from './benchmarks/b3-checkout-large.ts';
 import { dedupSweepBench } from './benchmarks/b4-dedup-sweep.ts';
 import { smallFilesBench } from './benchmarks/b5-small-files.ts';
+import { lfsBench } from './benchmarks/b8-lfs.ts';
 import { pushBench } from './benchmarks/b10-push.ts';
 import { webBench } from './benchmarks/b9-web.ts';
+import { serverGetBench } from './benchmarks/b11-server-get.ts';
 import type { BenchResult, Ctx } from './lib/bench.ts';
 import { capture, versionOf } from './lib/proc.ts';
 import { table } from './lib/stats.ts';
@@ -21,7 +23,7 @@ import { FULL, QUICK, workDir } from './workloads.ts';
  * npm run bench [-- [--quick] [--reps N] [--no-build] [names...]]
  *
  * Runs the benchmarks (all, or those named: chunker, add-large, checkout-large,
- * dedup-sweep, small-files, push, web; b1..b5, b9, b10 also work), prints a Markdown report on
+ * dedup-sweep, small-files, ...; `--help` lists them with their aliases), prints a Markdown report on
  * stdout (progress goes to stderr) and writes bench/.work/results.json and
  * report.md (copies of every run under bench/.work/runs/). Scratch data lives
  * under bench/.work or $DVX_BENCH_DIR. Exits 0 whatever the verdicts: the
@@ -33,8 +35,10 @@ const BENCHES: { name: string; alias: string; fn: (ctx: Ctx) => Promise<BenchRes
   { name: 'checkout-large', alias: 'b3', fn: checkoutLargeBench },
   { name: 'dedup-sweep', alias: 'b4', fn: dedupSweepBench },
   { name: 'small-files', alias: 'b5', fn: smallFilesBench },
+  { name: 'lfs', alias: 'b8', fn: lfsBench },
   { name: 'push', alias: 'b10', fn: pushBench },
   { name: 'web', alias: 'b9', fn: webBench },
+  { name: 'server-get', alias: 'b11', fn: serverGetBench },
 ];
 
 function usage(): never {

@@ -2,7 +2,10 @@
  * Benchmarks of dvx-server's file GETs (run by hand, the compiled server from dist/):
  *
  *   node scripts/build.mjs
- *   node --import tsx bench/server-get.ts [--size 1GiB] [--only fs,azure,rss]
+ *   node --import tsx bench/server-get.ts [--size 1GiB] [--only fs,azure,rss] [--bin SERVER_BIN] [--json OUT]
+ *
+ * (`npm run bench -- server-get` runs it through benchmarks/b11-server-get.ts,
+ * with the snapshot's server and --json, and judges the targets.)
  *
  * - fs:    GET of a SIZE file from the fs backend over loopback (target >= 500 MB/s)
  * - azure: GET of the same file from Azurite through the server, against a
@@ -13,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +32,9 @@ const arg = (name: string, def: string) => {
 const SIZE = parseSize(arg('size', '1GiB'));
 const ONLY = new Set(arg('only', 'fs,azure,rss').split(','));
 const ROOT = new URL('..', import.meta.url).pathname;
-const BIN = join(ROOT, 'dist', 'server', 'bin.js');
+const BIN = arg('bin', join(ROOT, 'dist', 'server', 'bin.js'));
+const JSON_OUT = arg('json', '');
+const figures: Record<string, number> = {};
 const ADMIN = `bench-${randomBytes(24).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'dvx-bench-'));
 const MB = 1e6;
@@ -164,6 +169,7 @@ async function main() {
       const runs = [];
       for (let i = 0; i < 4; i++) runs.push(await get(s.url, path));
       const rates = runs.slice(1).map((r) => r.bytes / MB / r.seconds);
+      figures.fsMBps = median(rates);
       report(`fs GET over loopback: ${rates.map((r) => r.toFixed(0)).join(', ')} MB/s (median ${median(rates).toFixed(0)}; first, cold: ${(runs[0]!.bytes / MB / runs[0]!.seconds).toFixed(0)})`);
     }
     if (ONLY.has('rss')) {
@@ -175,6 +181,8 @@ async function main() {
       const all = await Promise.all(Array.from({ length: 8 }, () => get(s.url, path)));
       const secs = Number(process.hrtime.bigint() - t1) / 1e9;
       for (const r of all) if (r.bytes !== SIZE) throw new Error(`short read ${r.bytes}`);
+      figures.rssMiB = vmHwm(s.child.pid!) / (1 << 20);
+      figures.aggregateMBps = (8 * SIZE) / MB / secs;
       report(`8 clients x ${(SIZE / (1 << 20)).toFixed(0)} MiB at once (fs): server peak RSS (VmHWM) ${(vmHwm(s.child.pid!) / (1 << 20)).toFixed(0)} MiB (idle after start: ${(before / (1 << 20)).toFixed(0)} MiB); aggregate ${(8 * SIZE / MB / secs).toFixed(0)} MB/s`);
     }
     await s.stop();
@@ -216,12 +224,16 @@ async function main() {
     }
     report(`azure (Azurite) GET through dvx-server: ${v.map((x) => x.toFixed(0)).join(', ')} MB/s (median ${median(v).toFixed(0)})`);
     report(`azure (Azurite) direct @azure/storage-blob download of the ${packs.length} packs (${(packBytes / (1 << 20)).toFixed(0)} MiB), streamed one after another: ${d.map((x) => x.toFixed(0)).join(', ')} MB/s (median ${median(d).toFixed(0)})`);
+    figures.azureMBps = median(v);
+    figures.directMBps = median(d);
+    figures.azureRatio = median(v) / median(d);
     report(`ratio server / direct: ${(median(v) / median(d)).toFixed(2)}x`);
     await s.stop();
     await az.stop();
     rmSync(az.location, { recursive: true, force: true });
   }
   console.log('\n' + results.join('\n'));
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ size: SIZE, figures, lines: results }, null, 2));
 }
 
 function median(xs: number[]): number {

@@ -29,6 +29,7 @@ export const SETTINGS = [
   { env: 'DVX_AZURE_RETRY_DELAY_MS', flag: 'azure-retry-delay-ms', description: 'first delay between Azure retries, in milliseconds (doubles each time, at most 10x)', default: '200' },
   { env: 'DVX_ADMIN_TOKEN', description: 'bootstrap token with admin scope on every repository (at least 32 characters)' },
   { env: 'DVX_MAX_UPLOAD_BYTES', flag: 'max-upload-bytes', description: 'largest file accepted by plain uploads (bytes, or with a unit: 500MiB, 10GiB)', default: '10GiB' },
+  { env: 'DVX_LFS_MAX_OBJECT_BYTES', flag: 'lfs-max-object-bytes', description: 'largest Git LFS object accepted (bytes, or with a unit); default: DVX_MAX_UPLOAD_BYTES' },
   { env: 'DVX_LOG_LEVEL', flag: 'log-level', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
   { env: 'DVX_GC_GRACE', flag: 'gc-grace', description: 'age under which gc leaves packs alone, and after which retired packs are deleted (e.g. 1h, 30m, 0s)', default: '1h' },
   { env: 'DVX_METRICS_TOKEN', description: 'if set, /metrics requires it as a bearer token' },
@@ -54,6 +55,7 @@ export interface Config {
   };
   adminToken?: string;
   maxUploadBytes: number;
+  lfsMaxObjectBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   gcGraceMs: number;
   metricsToken?: string;
@@ -105,6 +107,16 @@ const oneOf = <T extends string>(values: readonly T[]) =>
 const secret = (minChars: number) =>
   z.string().refine((s) => s.length >= minChars && !/\s/.test(s), { message: `must be at least ${minChars} characters without spaces` }).optional();
 
+const size = () =>
+  z.string().transform((s, ctx) => {
+    const n = parseBytes(s);
+    if (n === undefined || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `must be a positive size such as 1073741824 or 10GiB, ${got(s)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const schema = z.object({
   DVX_PORT: int(0, 65535),
   DVX_HOST: z.string().min(1, 'must not be empty'),
@@ -123,14 +135,8 @@ const schema = z.object({
   DVX_AZURE_TRY_TIMEOUT_MS: int(100, 3_600_000),
   DVX_AZURE_RETRY_DELAY_MS: int(0, 60_000),
   DVX_ADMIN_TOKEN: secret(32),
-  DVX_MAX_UPLOAD_BYTES: z.string().transform((s, ctx) => {
-    const n = parseBytes(s);
-    if (n === undefined || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `must be a positive size such as 1073741824 or 10GiB, ${got(s)}` });
-      return z.NEVER;
-    }
-    return n;
-  }),
+  DVX_MAX_UPLOAD_BYTES: size(),
+  DVX_LFS_MAX_OBJECT_BYTES: size().optional(),
   DVX_LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
   DVX_GC_GRACE: z.string().transform((s, ctx) => {
     const n = parseDuration(s);
@@ -184,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
     },
     adminToken: c.DVX_ADMIN_TOKEN,
     maxUploadBytes: c.DVX_MAX_UPLOAD_BYTES,
+    lfsMaxObjectBytes: c.DVX_LFS_MAX_OBJECT_BYTES ?? c.DVX_MAX_UPLOAD_BYTES,
     logLevel: c.DVX_LOG_LEVEL,
     gcGraceMs: c.DVX_GC_GRACE,
     metricsToken: c.DVX_METRICS_TOKEN,

@@ -73,6 +73,38 @@ const fileGet = (withPath: boolean, head: boolean) => ({
   },
 });
 
+/** Git LFS routes answer errors as the LFS spec wants: `{message, request_id, documentation_url}`. */
+const LFS = 'application/vnd.git-lfs+json';
+const lfsJson = (schema: string) => ({ [LFS]: { schema: { $ref: `#/components/schemas/${schema}` } } });
+const lfsErrors = (...codes: number[]) => {
+  const text: Record<number, string> = {
+    400: 'the body does not match its Content-Length',
+    401: 'no or bad credentials (LFS-Authenticate: Basic realm="dvx")',
+    403: 'the token lacks the scope, or the lock is someone else\'s',
+    404: 'no such repository (or the token cannot see it), object or lock',
+    409: 'hash_algo other than sha256; or the path is already locked (body: lock)',
+    413: 'an object larger than DVX_LFS_MAX_OBJECT_BYTES, or too many objects in one batch',
+    416: 'range not satisfiable',
+    422: 'invalid request, oid or size; or uploaded content whose sha256 is not the oid (nothing stored)',
+    503: 'storage unavailable (Retry-After)',
+    507: 'no storage space left',
+  };
+  return Object.fromEntries(codes.map((c) => [String(c), { description: text[c]!, content: lfsJson('LfsError') }]));
+};
+const lfsAuthed = (scope: Scope) => ({ security: [{ basic: [] }, { bearer: [] }], 'x-dvx-scope': scope, tags: ['git-lfs'] });
+const oid = { name: 'oid', in: 'path', required: true, description: 'the object\'s sha256', schema: hex };
+const lfsLock = { type: 'object', properties: { id: { type: 'string' }, path: { type: 'string' }, locked_at: { type: 'string', format: 'date-time' }, owner: { type: 'object', properties: { name: { type: 'string' } } } }, required: ['id', 'path', 'locked_at', 'owner'] };
+const lfsObjectGet = (head: boolean) => ({
+  summary: head ? 'headers of an LFS object' : 'basic transfer download: the object\'s bytes streamed from the packs (Range, ETag)',
+  ...lfsAuthed('read'),
+  parameters: [repo, oid, { name: 'Range', in: 'header', required: false, schema: { type: 'string' } }],
+  responses: {
+    '200': { description: 'the object', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+    '206': { description: 'the requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+    ...lfsErrors(401, 403, 404, 416, 422, 503),
+  },
+});
+
 export function openApiDocument(): Record<string, unknown> {
   const P = API_PREFIX;
   return {
@@ -94,6 +126,41 @@ export function openApiDocument(): Record<string, unknown> {
         MissingResponse: z.toJSONSchema(missingResponseSchema),
         LinkRequest: z.toJSONSchema(linkRequestSchema),
         LinkResponse: z.toJSONSchema(linkResponseSchema),
+        LfsError: { type: 'object', properties: { message: { type: 'string' }, request_id: { type: 'string' }, documentation_url: { type: 'string' } }, required: ['message'] },
+        LfsBatchRequest: {
+          type: 'object',
+          properties: {
+            operation: { type: 'string', enum: ['download', 'upload'] },
+            transfers: { type: 'array', items: { type: 'string' } },
+            ref: { type: 'object', properties: { name: { type: 'string' } } },
+            objects: { type: 'array', maxItems: 1000, items: { type: 'object', properties: { oid: hex, size: { type: 'integer', minimum: 0 } }, required: ['oid', 'size'] } },
+            hash_algo: { type: 'string', enum: ['sha256'] },
+          },
+          required: ['operation', 'objects'],
+        },
+        LfsBatchResponse: {
+          type: 'object',
+          properties: {
+            transfer: { type: 'string', enum: ['basic'] },
+            hash_algo: { type: 'string' },
+            objects: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  oid: { type: 'string' },
+                  size: { type: 'integer' },
+                  authenticated: { type: 'boolean' },
+                  actions: { type: 'object', description: 'download, or upload and verify (absent: already stored)', additionalProperties: { type: 'object', properties: { href: { type: 'string' }, header: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['href'] } },
+                  error: { type: 'object', properties: { code: { type: 'integer', enum: [404, 422] }, message: { type: 'string' } }, required: ['code', 'message'] },
+                },
+                required: ['oid', 'size'],
+              },
+            },
+          },
+          required: ['transfer', 'objects'],
+        },
+        LfsLock: lfsLock,
         Health: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } }, required: ['status'] },
       },
     },
@@ -170,6 +237,71 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [repo],
           requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'object', additionalProperties: { type: 'string', format: 'binary' } } } } },
           responses: { '201': { description: 'one entry per file part (newBytes: chunk bytes the server did not have)', content: json('UploadResponse') }, ...errors(400, 401, 403, 404, 413, 415, 503) },
+        },
+      },
+      '/{repo}.git/info/lfs/objects/batch': {
+        post: {
+          summary: 'Git LFS Batch API (basic transfer adapter); upload needs write scope',
+          ...lfsAuthed('read'),
+          parameters: [repo],
+          requestBody: { required: true, content: lfsJson('LfsBatchRequest') },
+          responses: { '200': { description: 'per-object actions or errors', content: lfsJson('LfsBatchResponse') }, ...lfsErrors(401, 403, 404, 409, 413, 422, 503) },
+        },
+      },
+      '/{repo}.git/info/lfs/objects/{oid}': {
+        put: {
+          summary: 'basic transfer upload: the body is streamed into the chunk store and acknowledged only if its sha256 is the oid',
+          ...lfsAuthed('write'),
+          parameters: [repo, oid],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: { '200': { description: 'stored' }, ...lfsErrors(400, 401, 403, 404, 413, 422, 503, 507) },
+        },
+        get: lfsObjectGet(false),
+        head: lfsObjectGet(true),
+      },
+      '/{repo}.git/info/lfs/objects/verify': {
+        post: {
+          summary: 'verify action: the object is stored with this size',
+          ...lfsAuthed('write'),
+          parameters: [repo],
+          requestBody: { required: true, content: { [LFS]: { schema: { type: 'object', properties: { oid: hex, size: { type: 'integer' } }, required: ['oid', 'size'] } } } },
+          responses: { '200': { description: 'stored', content: { [LFS]: { schema: { type: 'object' } } } }, ...lfsErrors(401, 403, 404, 422) },
+        },
+      },
+      '/{repo}.git/info/lfs/locks': {
+        post: {
+          summary: 'lock a path (owner: the token\'s description)',
+          ...lfsAuthed('write'),
+          parameters: [repo],
+          requestBody: { required: true, content: { [LFS]: { schema: { type: 'object', properties: { path: { type: 'string' }, ref: { type: 'object' } }, required: ['path'] } } } },
+          responses: { '201': { description: 'locked', content: { [LFS]: { schema: { type: 'object', properties: { lock: lfsLock } } } } }, ...lfsErrors(401, 403, 404, 409, 422) },
+        },
+        get: {
+          summary: 'list locks',
+          ...lfsAuthed('read'),
+          parameters: [
+            repo,
+            ...['path', 'id', 'cursor', 'limit', 'refspec'].map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'limit' ? 'integer' : 'string' } })),
+          ],
+          responses: { '200': { description: 'locks, and next_cursor when there are more', content: { [LFS]: { schema: { type: 'object', properties: { locks: { type: 'array', items: lfsLock }, next_cursor: { type: 'string' } } } } } }, ...lfsErrors(401, 403, 404, 422) },
+        },
+      },
+      '/{repo}.git/info/lfs/locks/verify': {
+        post: {
+          summary: 'locks split into ours (this token\'s owner) and theirs, checked by git-lfs before a push',
+          ...lfsAuthed('write'),
+          parameters: [repo],
+          requestBody: { required: false, content: { [LFS]: { schema: { type: 'object', properties: { cursor: { type: 'string' }, limit: { type: 'integer' } } } } } },
+          responses: { '200': { description: 'ours and theirs', content: { [LFS]: { schema: { type: 'object', properties: { ours: { type: 'array', items: lfsLock }, theirs: { type: 'array', items: lfsLock }, next_cursor: { type: 'string' } } } } } }, ...lfsErrors(401, 403, 404, 422) },
+        },
+      },
+      '/{repo}.git/info/lfs/locks/{id}/unlock': {
+        post: {
+          summary: 'unlock (someone else\'s lock: force and admin scope)',
+          ...lfsAuthed('write'),
+          parameters: [repo, { name: 'id', in: 'path', required: true, description: 'lock id', schema: { type: 'string' } }],
+          requestBody: { required: false, content: { [LFS]: { schema: { type: 'object', properties: { force: { type: 'boolean' } } } } } },
+          responses: { '200': { description: 'unlocked', content: { [LFS]: { schema: { type: 'object', properties: { lock: lfsLock } } } } }, ...lfsErrors(401, 403, 404, 422) },
         },
       },
     },

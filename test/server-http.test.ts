@@ -247,7 +247,9 @@ for (const backend of BACKENDS) {
   test(`plain uploads are chunked and deduplicated on the server (${backend})`, async (t) => {
     const s = await server(t, backend);
     const tok = await s.token('up', 'write');
-    const data = seededBytes(60, 3_000_000);
+    // Larger than two of the ingest's 16 MiB blocks and than one server pack: the
+    // writer then receives a block's chunks while the last block's are being written.
+    const data = seededBytes(60, 40_000_000);
     const form = multipart([{ field: 'file', name: 'big.parquet', data }, { field: 'small', name: 'x.txt', data: Buffer.from('tiny') }]);
     const a = await request(s.url, '/api/v1/repos/up/uploads', { method: 'POST', token: tok, body: form.body, headers: { 'content-type': form.type } });
     assert.equal(a.status, 201, a.text());

@@ -18,6 +18,8 @@ export interface Principal {
   readonly scope: Scope;
   /** a repository name, or '*' */
   readonly repo: string;
+  /** who this is, for Git LFS lock owners: the token's description, else `token-<id>` */
+  readonly name: string;
 }
 
 declare module 'express-serve-static-core' {
@@ -54,11 +56,18 @@ export class Authenticator {
   }
 
   identify(token: string): Principal | undefined {
-    if (this.adminHash && timingSafeEqual(hashToken(token), this.adminHash)) return { tokenId: 'bootstrap', scope: 'admin', repo: '*' };
+    if (this.adminHash && timingSafeEqual(hashToken(token), this.adminHash)) return { tokenId: 'bootstrap', scope: 'admin', repo: '*', name: 'admin' };
     const row = this.tokens.lookup(token);
     if (!row || row.revoked !== null) return undefined;
     this.tokens.touch(row.id);
-    return { tokenId: row.id, scope: row.scope, repo: row.repo };
+    return { tokenId: row.id, scope: row.scope, repo: row.repo, name: row.description.trim() || `token-${row.id}` };
+  }
+
+  /** The principal of a request's Authorization header; 'none' when it has none. */
+  fromHeader(header: string | undefined): Principal | 'none' | undefined {
+    const token = bearerOf(header);
+    if (token === undefined) return 'none';
+    return this.identify(token);
   }
 
   /** Middleware: every route after it needs a valid token. */
@@ -66,9 +75,8 @@ export class Authenticator {
     return (req: Request, _res: Response, next: NextFunction) => {
       // Already identified by a signed download link (signed-url.ts), for that one file.
       if (req.principal) return next();
-      const token = bearerOf(req.headers.authorization);
-      if (token === undefined) return next(unauthorized('this route needs a token: send Authorization: Bearer <token> (create one with `dvx-server token create`)'));
-      const p = this.identify(token);
+      const p = this.fromHeader(req.headers.authorization);
+      if (p === 'none') return next(unauthorized('this route needs a token: send Authorization: Bearer <token> (create one with `dvx-server token create`)'));
       if (!p) return next(unauthorized('the token is unknown or revoked: log in again with a valid token'));
       req.principal = p;
       next();

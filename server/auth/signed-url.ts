@@ -78,7 +78,7 @@ export function signedLinks(signer: UrlSigner) {
     const verdict = signer.verify({ repo, ref, path }, exp, sig);
     if (verdict === 'expired') return bad('this download link has expired: ask for a new one (POST .../links)');
     if (verdict === 'invalid') return bad('this download link is not valid for this file: ask for a new one (POST .../links)');
-    const principal: Principal = { tokenId: 'link', scope: 'read', repo };
+    const principal: Principal = { tokenId: 'link', scope: 'read', repo, name: 'download link' };
     req.principal = principal;
     next();
   };

@@ -9,6 +9,8 @@ import type { Metrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { blobRoutes } from './routes/blobs.ts';
 import { fileRoutes } from './routes/files.ts';
+import { lfsLockRoutes } from './routes/lfs-locks.ts';
+import { lfsRoutes } from './routes/lfs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { packRoutes } from './routes/packs.ts';
 import { repoRoutes } from './routes/repos.ts';
@@ -32,8 +34,12 @@ export function createApp(store: Store, logger: Logger, metrics: Metrics): Expre
   opsRoutes(app, store, metrics);
   webRoutes(app);
   const signer = new UrlSigner();
+  const auth = new Authenticator(store.tokens, store.config.adminToken);
+  // Git LFS authenticates on its own: its 401 must carry LFS-Authenticate and an LFS error body.
+  lfsRoutes(app, store, logger, auth);
+  lfsLockRoutes(app, store, logger, auth);
   app.use(signedLinks(signer));
-  app.use(new Authenticator(store.tokens, store.config.adminToken).middleware());
+  app.use(auth.middleware());
   repoRoutes(app, store);
   blobRoutes(app, store, logger);
   packRoutes(app, store, metrics);

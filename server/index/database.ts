@@ -33,16 +33,25 @@ export function schemaVersion(db: Db): number {
   return (db.prepare('SELECT max(version) FROM schema_version').pluck().get() as number | null) ?? 0;
 }
 
-function migrate(db: Db): void {
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+/**
+ * Applies every migration not yet recorded, in version order. Versions may have
+ * gaps and may be appended out of order (parallel branches each take a number):
+ * a database that already has version 4 still gets 2 and 3 when they arrive,
+ * because what counts is the set of applied versions, not the highest one.
+ */
+export function migrate(db: Db, migrations: readonly { version: number; sql: string }[] = MIGRATIONS): void {
+  const known = new Set(migrations.map((m) => m.version));
+  if (known.size !== migrations.length) throw new Error('two migrations share a version number');
+  const latest = Math.max(...known);
   // IMMEDIATE: two processes starting at once must not both apply a migration.
   db.transaction(() => {
     const current = schemaVersion(db);
     if (current > latest) {
       throw new DvxError('index_too_new', `the index has schema version ${current}, newer than this dvx-server knows (${latest})`, 'run a newer dvx-server');
     }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
+    const applied = new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[]);
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
     }

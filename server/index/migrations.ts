@@ -62,4 +62,20 @@ CREATE TABLE tokens (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'git lfs locks',
+    sql: `
+-- Git LFS file locks (docs/protocol.md "Git LFS"): one lock per path per repository
+CREATE TABLE lfs_locks (
+  lid INTEGER PRIMARY KEY,
+  rid INTEGER NOT NULL REFERENCES repos(rid) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  ref TEXT,
+  owner TEXT NOT NULL,
+  locked_at INTEGER NOT NULL,
+  UNIQUE (rid, path)
+);
+`,
+  },
 ];

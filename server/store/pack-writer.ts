@@ -35,11 +35,30 @@ export class PackWriter {
     return this.written.has(id) || (this.current?.builder.has(id) ?? false) || (this.opts.dedup !== false && this.store.blobs.has(id));
   }
 
+  /** settles when the operations started so far have */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Operations run one at a time in call order. Callers may start the next
+   * before the last settles (core/ingest hands over a slot's chunks while the
+   * previous slot's are still being written); interleaved, two of them would
+   * write into the same open pack at the same position.
+   */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
   /**
    * Adds blobs unless present. Views in `blobs` may be reused once the promise
    * settles. Returns the bytes newly written.
    */
-  async addMany(blobs: ReadonlyArray<{ id: string; type: BlobType; data: Uint8Array }>): Promise<number> {
+  addMany(blobs: ReadonlyArray<{ id: string; type: BlobType; data: Uint8Array }>): Promise<number> {
+    return this.serial(() => this.addNow(blobs));
+  }
+
+  private async addNow(blobs: ReadonlyArray<{ id: string; type: BlobType; data: Uint8Array }>): Promise<number> {
     let fresh = 0;
     let run: Uint8Array[] = [];
     const flushRun = async () => {
@@ -114,12 +133,16 @@ export class PackWriter {
   }
 
   /** Stores the open pack, if any: after this every added blob is stored and indexed. */
-  async flush(): Promise<void> {
-    await this.finishPack();
+  flush(): Promise<void> {
+    return this.serial(() => this.finishPack());
   }
 
   /** Drops the unfinished pack (on error). */
-  async discard(): Promise<void> {
+  discard(): Promise<void> {
+    return this.serial(() => this.discardNow());
+  }
+
+  private async discardNow(): Promise<void> {
     const pack = this.current;
     this.current = undefined;
     if (!pack) return;

@@ -1,14 +1,15 @@
 import { open } from 'node:fs/promises';
 import { DEFAULT_CHUNKER } from '../../core/chunker.ts';
 import { encodeFileManifestEntries, fileManifestId } from '../../core/file-manifest.ts';
-import { fdSource, Ingestor } from '../../core/ingest.ts';
+import { fdSource, Ingestor, iterableSource, type ByteSource } from '../../core/ingest.ts';
 import { BlobType } from '../../core/pack.ts';
 import { StorageUnavailable } from '../storage/errors.ts';
 import { PackWriter } from './pack-writer.ts';
 import type { Store } from './store.ts';
 
 /**
- * Plain uploads: files received to disk (multer) are chunked and deduplicated
+ * Plain uploads and Git LFS uploads: files received to disk (multer), or a
+ * request body streamed in (LFS), are chunked and deduplicated
  * on the server exactly as `dvx add` does on a client (core/ingest.ts), packed
  * into server-built packs, and made known to the repository only when every
  * chunk and the manifest are stored. Reads never block the event loop
@@ -37,7 +38,38 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** One input of an ingest: a byte source, closed whatever happens. */
+interface Input {
+  open(): Promise<{ source: ByteSource; close(): Promise<void> }>;
+}
+
 export function ingestFiles(store: Store, repo: string, paths: readonly string[]): Promise<IngestedFile[]> {
+  return ingest(
+    store,
+    repo,
+    paths.map((path) => ({
+      async open() {
+        const fh = await open(path, 'r');
+        return { source: fdSource(fh.fd), close: () => fh.close() };
+      },
+    })),
+  );
+}
+
+/**
+ * One file streamed from a request body (Git LFS upload) straight into the
+ * chunker: never buffered whole, never written to a temp file. `check` sees
+ * the whole content's size and sha256 before anything is made known to the
+ * repository, and throws to refuse it (the pack still open is dropped; full
+ * packs already stored hold only chunks no repository references, which gc
+ * removes).
+ */
+export async function ingestStream(opts: { store: Store; repo: string; body: AsyncIterable<Uint8Array>; check: (f: { size: number; sha256: string }) => void }): Promise<IngestedFile> {
+  const [r] = await ingest(opts.store, opts.repo, [{ open: async () => ({ source: iterableSource(opts.body), close: async () => {} }) }], opts.check);
+  return r!;
+}
+
+function ingest(store: Store, repo: string, inputs: readonly Input[], check?: (f: { size: number; sha256: string }) => void): Promise<IngestedFile[]> {
   return slot(async () => {
     const ingestor = await Ingestor.create({ params: DEFAULT_CHUNKER });
     const writer = new PackWriter(store);
@@ -45,14 +77,17 @@ export function ingestFiles(store: Store, repo: string, paths: readonly string[]
     const results: IngestedFile[] = [];
     const files: { sha256: string; manifest: string; size: number }[] = [];
     try {
-      for (const path of paths) {
-        const fh = await open(path, 'r');
+      for (const input of inputs) {
+        const { source, close } = await input.open();
         let before = writer.newChunkBytes;
         try {
-          const r = await ingestor.ingest(fdSource(fh.fd), async (chunks) => {
+          // The ingestor hands over the next batch before the last one is written
+          // (core/ingest.ts); the PackWriter queues them in call order.
+          const r = await ingestor.ingest(source, (chunks) => {
             for (const c of chunks) members.add(c.id);
-            await writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data })));
+            return writer.addMany(chunks.map((c) => ({ id: c.id, type: BlobType.chunk, data: c.data })));
           });
+          check?.({ size: r.size, sha256: r.sha256 });
           const bytes = encodeFileManifestEntries({ chunker: ingestor.params, size: r.size, sha256: r.sha256 }, r.chunks.entries());
           const manifest = fileManifestId(bytes);
           await writer.add(manifest, BlobType.fileManifest, bytes);
@@ -61,7 +96,7 @@ export function ingestFiles(store: Store, repo: string, paths: readonly string[]
           results.push({ size: r.size, sha256: r.sha256, manifest, newBytes: writer.newChunkBytes - before });
           before = writer.newChunkBytes;
         } finally {
-          await fh.close();
+          await close();
         }
       }
       await writer.flush();

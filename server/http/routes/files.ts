@@ -1,5 +1,4 @@
 import type { Express, Request, Response } from 'express';
-import rangeParser from 'range-parser';
 import tar from 'tar-stream';
 import { API_PREFIX, type DirListing } from '../../../core/protocol.ts';
 import { isId } from '../../../core/hex.ts';
@@ -9,10 +8,9 @@ import { authorize, notFoundRepo } from '../../auth/auth.ts';
 import type { Logger } from '../../logger.ts';
 import { SegmentSource } from '../../store/segment-source.ts';
 import type { Store } from '../../store/store.ts';
-import { contentTypeOf } from '../content-types.ts';
 import { HttpError } from '../http-error.ts';
 import { pathParam, repoParam } from '../params.ts';
-import { sendSegments } from '../send-segments.ts';
+import { contentDisposition, etagMatches, SAFE_HEADERS, serveFile } from '../serve-file.ts';
 
 /**
  * GET/HEAD /repos/{repo}/files/{ref}/{path}: a tracked file's bytes streamed
@@ -86,24 +84,6 @@ export function listing(dir: string, entries: readonly TreeEntry[]): DirListing 
   };
 }
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
-
-function contentDisposition(name: string, kind: 'inline' | 'attachment'): string {
-  const base = name.slice(name.lastIndexOf('/') + 1);
-  const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
-}
-
-const SAFE_HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
-  // Stored content is data, never a page of this origin.
-  'Content-Security-Policy': "default-src 'none'; sandbox",
-};
-
 export function fileRoutes(app: Express, store: Store, logger: Logger): void {
   const handler = async (req: Request, res: Response) => {
     const repo = repoParam(req);
@@ -114,7 +94,7 @@ export function fileRoutes(app: Express, store: Store, logger: Logger): void {
     if (!row) throw notFoundRepo(repo);
     const target = await resolve(store, row.rid, ref, path);
     if (target.kind === 'dir') return serveDir(req, res, target);
-    await serveFile(req, res, target.manifest, target.name);
+    await serveFile({ req, res, store, logger, manifest: target.manifest, name: target.name });
   };
 
   const serveDir = async (req: Request, res: Response, target: Extract<Target, { kind: 'dir' }>) => {
@@ -164,48 +144,6 @@ export function fileRoutes(app: Express, store: Store, logger: Logger): void {
       pack.destroy();
       res.destroy();
     }
-  };
-
-  const serveFile = async (req: Request, res: Response, manifestId: string, name: string) => {
-    const plan = await store.filePlan(manifestId);
-    const { size, sha256 } = plan.manifest;
-    const etag = `"${sha256}"`;
-    res.set({
-      ...SAFE_HEADERS,
-      ETag: etag,
-      'Accept-Ranges': 'bytes',
-      'Content-Type': contentTypeOf(name),
-      'Cache-Control': 'private, max-age=31536000, immutable',
-    });
-    if (name) res.set('Content-Disposition', contentDisposition(name, 'inline'));
-    if (etagMatches(req.headers['if-none-match'], etag)) return res.status(304).end();
-
-    let start = 0;
-    let end = size; // exclusive
-    let status = 200;
-    const rangeHeader = req.headers.range;
-    const ifRange = req.headers['if-range'] as string | undefined;
-    // If-Range with an entity tag must match ours exactly; with a date we have no Last-Modified to compare, so the whole file is sent.
-    const honour = rangeHeader !== undefined && (ifRange === undefined || ifRange.trim() === etag);
-    if (honour) {
-      const ranges = rangeParser(size, rangeHeader, { combine: true });
-      if (ranges === -1) {
-        throw new HttpError(416, 'range_not_satisfiable', `the range ${JSON.stringify(rangeHeader.slice(0, 60))} is outside the ${size}-byte file`, { 'Content-Range': `bytes */${size}` });
-      }
-      // -2 (malformed), other units and multiple ranges: the whole file, as RFC 9110 allows.
-      if (ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) {
-        start = ranges[0]!.start;
-        end = ranges[0]!.end + 1;
-        status = 206;
-        res.set('Content-Range', `bytes ${start}-${end - 1}/${size}`);
-      }
-    }
-    res.status(status).set('Content-Length', String(end - start));
-    if (req.method === 'HEAD') return res.end();
-    const source = new SegmentSource(store.backend, store.fileSegments(plan, start, end), { verify: store.config.verifyReads });
-    const first = await source.next();
-    if (!first) return res.end();
-    await sendSegments(res, source, first, logger, req.id);
   };
 
   for (const path of [`${API_PREFIX}/repos/:repo/files/:ref`, `${API_PREFIX}/repos/:repo/files/:ref/*path`]) {
