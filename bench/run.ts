@@ -9,6 +9,7 @@ import { checkoutLargeBench } from './benchmarks/b3-checkout-large.ts';
 import { dedupSweepBench } from './benchmarks/b4-dedup-sweep.ts';
 import { smallFilesBench } from './benchmarks/b5-small-files.ts';
 import { hooksBench } from './benchmarks/b6-hooks.ts';
+import { pushBench } from './benchmarks/b10-push.ts';
 import type { BenchResult, Ctx } from './lib/bench.ts';
 import { capture, versionOf } from './lib/proc.ts';
 import { table } from './lib/stats.ts';
@@ -20,7 +21,7 @@ import { FULL, QUICK, workDir } from './workloads.ts';
  * npm run bench [-- [--quick] [--reps N] [--no-build] [names...]]
  *
  * Runs the benchmarks (all, or those named: chunker, add-large, checkout-large,
- * dedup-sweep, small-files, hooks; b1..b6 also work), prints a Markdown report on
+ * dedup-sweep, small-files, hooks, push; b1..b6, b10 also work), prints a Markdown report on
  * stdout (progress goes to stderr) and writes bench/.work/results.json and
  * report.md (copies of every run under bench/.work/runs/). Scratch data lives
  * under bench/.work or $DVX_BENCH_DIR. Exits 0 whatever the verdicts: the
@@ -33,6 +34,7 @@ const BENCHES: { name: string; alias: string; fn: (ctx: Ctx) => Promise<BenchRes
   { name: 'dedup-sweep', alias: 'b4', fn: dedupSweepBench },
   { name: 'small-files', alias: 'b5', fn: smallFilesBench },
   { name: 'hooks', alias: 'b6', fn: hooksBench },
+  { name: 'push', alias: 'b10', fn: pushBench },
 ];
 
 function usage(): never {

@@ -51,7 +51,7 @@ const dvx = (cwd: string, ...args: string[]) => sh(cwd, process.execPath, [DVX, 
 
 async function startServer(dataDir: string): Promise<{ url: string; adminToken: string }> {
   const adminToken = `demo-admin-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  server = spawn(process.execPath, [SERVER, 'serve'], { env: { ...env, DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: dataDir, DVX_ADMIN_TOKEN: adminToken, DVX_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [SERVER, 'serve'], { env: { ...env, DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: dataDir, DVX_ADMIN_TOKEN: adminToken, DVX_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     server!.stdout!.on('data', (d: Buffer) => {

@@ -113,11 +113,23 @@ export class CacheIndex {
       if (id === undefined) packIds.set(pid, (id = hex(this.stmt.packIdOf.get(pid) as Buffer)));
       return id;
     };
+    // Blobs are usually asked for in the order they were written (a file's
+    // chunks), so after one lookup the next ids are read as a run of the same
+    // pack. The run window starts small and doubles while the ids keep
+    // following it: ids in no particular order (many small files) then cost
+    // one short read each, not 4,096 rows each.
     let run: unknown[][] = [];
     let runAt = 0;
     let runPid = 0;
+    let window = 16;
     for (let i = 0; i < ids.length; i++) {
       const want = ids[i]!;
+      if (runAt === run.length && run.length === window && window > 0) {
+        const last = run[run.length - 1]!;
+        window = Math.min(window * 2, 4096);
+        run = this.stmt.following.all(runPid, last[1] as number, window) as unknown[][];
+        runAt = 0;
+      }
       const next = run[runAt];
       if (next && next[0] === want) {
         out[i] = { pack: packOf(runPid), offset: next[1] as number, length: next[2] as number, type: next[3] as BlobType };
@@ -131,7 +143,8 @@ export class CacheIndex {
       }
       out[i] = { pack: packOf(row[0]), offset: row[1], length: row[2], type: row[3] };
       runPid = row[0];
-      run = this.stmt.following.all(row[0], row[1], 4096) as unknown[][];
+      window = 16;
+      run = this.stmt.following.all(row[0], row[1], window) as unknown[][];
       runAt = 0;
     }
     return out;
