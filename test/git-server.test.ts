@@ -375,7 +375,7 @@ for (const backend of BACKENDS) {
     assert.deepEqual([...p.versions, ...p2.versions, ...p3.versions].map((v: any) => v.commit), h.versions.map((v: any) => v.commit));
     assert.equal(p3.next, undefined);
     // The datasets at any commit: one snapshot plus the changes since (the index stores no full list per commit).
-    for (const i of [0, 1, 199, 200, 201, 555, 999]) {
+    for (const i of [0, 1, 199, 200, 201, 499, 500, 501, 555, 999]) {
       const ds = await getJson(s, token, api(repo, `datasets?ref=${shas[i]}`));
       assert.equal(ds.datasets.length, 1 + 300 - Math.floor(i / 10), `at commit ${i}`);
       assert.equal(ds.datasets.find((d: any) => d.path === 'p.bin').sha256, files[i]!.sha256);

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +6,7 @@ import { decodePointer, encodePointer } from '../../core/pointer.ts';
 import { Series, failures, measured, verdict, type BenchResult, type Ctx } from '../lib/bench.ts';
 import { freshDir, rmrf } from '../lib/fsutil.ts';
 import { run, timed } from '../lib/proc.ts';
+import { startBenchServer } from '../lib/server.ts';
 import { fmtSummary, summarize, table } from '../lib/stats.ts';
 
 /**
@@ -40,47 +40,6 @@ function bytes(seed: number, length: number): Buffer {
   return b;
 }
 
-interface Server {
-  url: string;
-  dataDir: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startServer(bin: string, dataDir: string, adminToken: string): Promise<Server> {
-  freshDir(dataDir);
-  const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: dataDir, DVX_STORAGE: 'fs', DVX_ADMIN_TOKEN: adminToken, DVX_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`dvx-server did not start: ${buf.slice(-2000)}`)), 30_000);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const m = /"msg":"listening".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"listening"/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve((m[1] ?? m[2])!.replace('//localhost:', '//127.0.0.1:'));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (c) => reject(new Error(`dvx-server exited ${c}: ${buf.slice(-2000)}`)));
-  });
-  return {
-    url,
-    dataDir,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 async function getMs(url: string, token: string, reps: number): Promise<{ ms: number[]; body: any }> {
   const ms: number[] = [];
   let body: any;
@@ -97,9 +56,7 @@ async function getMs(url: string, token: string, reps: number): Promise<{ ms: nu
 export async function hooksBench(ctx: Ctx): Promise<BenchResult> {
   const t = ctx.tools;
   const dir = join(ctx.work, 'b6');
-  const serverBin = join(dirname(dirname(t.dvxBin)), 'server', 'bin.js');
-  const adminToken = `dvx_bench_${randomBytes(16).toString('hex')}`;
-  const env = { ...t.env, DVX_TOKEN: adminToken };
+  let env: NodeJS.ProcessEnv = t.env;
   const git = (cwd: string, args: string[]) => run(['git', ...args], { cwd, env }).then((r) => r.stdout.trim());
 
   // ---- set-up (untimed): 10,000 tracked files and a hot file, committed with the hooks ----
@@ -176,7 +133,9 @@ export async function hooksBench(ctx: Ctx): Promise<BenchResult> {
   const prePush = new Series(`git push of ${COMMITS.toLocaleString('en-US')} new commits (pre-push hook)`);
   const queries: { history: number[]; datasets: number[]; rowsPerCommit?: number } = { history: [], datasets: [] };
   for (let rep = 1; rep <= ctx.reps; rep++) {
-    const server = await startServer(serverBin, join(dir, 'server'), adminToken);
+    const server = await startBenchServer({ dvxBin: t.dvxBin, dataDir: join(dir, 'server') });
+    const adminToken = server.adminToken;
+    env = { ...t.env, DVX_TOKEN: adminToken };
     try {
       const bare = freshDir(join(dir, 'bare.git'));
       await git(bare, ['init', '-q', '--bare']);
@@ -191,7 +150,7 @@ export async function hooksBench(ctx: Ctx): Promise<BenchResult> {
         if (known.sha !== tip) throw new Error(`the server's main is ${known.sha}, not ${tip}`);
         return measured(r);
       });
-      const h = await getMs(`${server.url}/api/v1/repos/bench/history?path=hot.bin`, adminToken, 21);
+      const h = await getMs(`${server.url}/api/v1/repos/bench/history?path=hot.bin&limit=2000`, adminToken, 21);
       if (h.body.versions.length !== COMMITS + 1) throw new Error(`history has ${h.body.versions.length} versions, expected ${COMMITS + 1}`);
       queries.history.push(...h.ms.slice(1));
       const d = await getMs(`${server.url}/api/v1/repos/bench/datasets?ref=main`, adminToken, 11);

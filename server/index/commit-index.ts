@@ -11,14 +11,14 @@ import type { Db } from './database.ts';
  * commit without a recorded first parent, and whenever the chain since the
  * last one grows past SNAPSHOT_MAX_CHAIN commits or past as many change rows
  * as the commit has datasets: so reading the datasets at any commit costs at
- * most about twice its dataset count in rows, and a repository with 10,000
- * paths and one change per commit stores about 10,000 / 200 = 50 rows per
- * commit, not 10,000.
+ * most about twice its dataset count in rows (plus one short query per commit
+ * of the chain), and a repository with 10,000 paths and one change per commit
+ * stores about 10,000 / 500 = 20 rows per commit, not 10,000.
  *
  * This module is the storage only; validating a request and computing the
  * bytes each version adds happen in server/store/commit-recorder.ts.
  */
-export const SNAPSHOT_MAX_CHAIN = 200;
+export const SNAPSHOT_MAX_CHAIN = 500;
 const SNAPSHOT_MIN_ROWS = 256;
 
 export interface Person {
@@ -142,6 +142,7 @@ export class CommitIndex {
       snapshotOf: db.prepare('SELECT vid FROM commit_snapshots WHERE cid = ? AND pid = ?').pluck(),
       chainStep: db.prepare('SELECT base_parent, snapshot FROM commits WHERE cid = ?').raw(),
       changesOf: db.prepare('SELECT pid, vid FROM commit_changes WHERE cid = ?').raw(),
+      snapshotIds: db.prepare('SELECT pid, vid FROM commit_snapshots WHERE cid = ?').raw(),
       snapshotRows: db.prepare(
         'SELECT p.pid, p.path, v.type, v.size, v.files, v.sha256, v.manifest FROM commit_snapshots s JOIN dataset_versions v ON v.vid = s.vid JOIN dataset_paths p ON p.pid = s.pid WHERE s.cid = ?',
       ),
@@ -258,16 +259,9 @@ export class CommitIndex {
 
   /** Every dataset at commit `cid`: its snapshot plus the changes after it. */
   datasetsAt(cid: number): DatasetState {
-    const chain: number[] = [];
-    let c = cid;
-    for (;;) {
-      const [base, snapshot] = this.s.chainStep.get(c) as [number | null, number];
-      if (snapshot === c || base === null) break;
-      chain.push(c);
-      c = base;
-    }
+    const { snapshot, commits: chain } = this.chainTo(cid);
     const state: DatasetState = new Map();
-    for (const r of this.s.snapshotRows.iterate(c) as Iterable<VersionRow>) state.set(r.path, toDataset(r));
+    for (const r of this.s.snapshotRows.iterate(snapshot) as Iterable<VersionRow>) state.set(r.path, toDataset(r));
     for (let i = chain.length - 1; i >= 0; i--) {
       for (const r of this.s.changeRows.iterate(chain[i]) as Iterable<VersionRow & { type: string | null }>) {
         if (r.type === null) state.delete(r.path);
@@ -275,6 +269,33 @@ export class CommitIndex {
       }
     }
     return state;
+  }
+
+  /** The datasets at commit `cid` as path id → version id. */
+  private idsAt(cid: number): Map<number, number> {
+    const chain = this.chainTo(cid);
+    const state = new Map<number, number>();
+    for (const [pid, vid] of this.s.snapshotIds.iterate(chain.snapshot) as Iterable<[number, number]>) state.set(pid, vid);
+    for (let i = chain.commits.length - 1; i >= 0; i--) {
+      for (const [pid, vid] of this.s.changesOf.iterate(chain.commits[i]) as Iterable<[number, number | null]>) {
+        if (vid === null) state.delete(pid);
+        else state.set(pid, vid);
+      }
+    }
+    return state;
+  }
+
+  /** The commits from `cid` down its first-parent chain to (excluding) the snapshot its datasets derive from. */
+  private chainTo(cid: number): { snapshot: number; commits: number[] } {
+    const commits: number[] = [];
+    let c = cid;
+    for (;;) {
+      const [base, snapshot] = this.s.chainStep.get(c) as [number | null, number];
+      if (snapshot === c || base === null) break;
+      commits.push(c);
+      c = base;
+    }
+    return { snapshot: c, commits };
   }
 
   /**
@@ -340,24 +361,22 @@ export class CommitIndex {
     ) as number;
     c.parents.forEach((sha, n) => this.s.insertParent.run(cid, n, sha, (this.s.cidOf.get(rid, sha) as number | undefined) ?? null));
     this.s.fillParent.run(cid, c.sha, rid);
-    const vids = new Map<string, number | null>();
+    const changed: [number, number | null][] = [];
     for (const ch of c.changes) {
       const pid = this.pathId(rid, ch.path);
       const vid = ch.version ? this.versionId(pid, ch.version) : null;
-      vids.set(ch.path, vid);
+      changed.push([pid, vid]);
       this.s.insertChange.run(cid, pid, vid, ch.newBytes);
     }
     if (snapshot) {
       this.s.setSnapshot.run(cid, cid);
-      const state = parent ? this.datasetsAt(parent.cid) : new Map<string, Dataset>();
-      for (const ch of c.changes) {
-        if (ch.version) state.set(ch.path, ch.version);
-        else state.delete(ch.path);
+      // Ids only: a snapshot of 10,000 paths is 10,000 integer pairs, no lookups.
+      const state = parent ? this.idsAt(parent.cid) : new Map<number, number>();
+      for (const [pid, vid] of changed) {
+        if (vid === null) state.delete(pid);
+        else state.set(pid, vid);
       }
-      for (const d of state.values()) {
-        const pid = this.pathId(rid, d.path);
-        this.s.insertSnapshot.run(cid, pid, this.versionId(pid, d));
-      }
+      for (const [pid, vid] of state) this.s.insertSnapshot.run(cid, pid, vid);
     } else this.s.setSnapshot.run(parent!.snapshot, cid);
     return cid;
   }
