@@ -99,7 +99,7 @@ for (const backend of BACKENDS) {
     writeFileSync(join(ws, 'images/sub/x.png'), seededBytes(20, 3000));
     await dvxOk(ws, ['add', 'data/events.csv', 'images']);
     gitOk(ws, ['commit', '-qm', 'first data'], env);
-    gitOk(ws, ['tag', 'v1']);
+    gitOk(ws, ['tag', '-a', 'v1', '-m', 'release 1']);
     const c1 = git(ws, ['rev-parse', 'HEAD']).trim();
     const pushed = gitOk(ws, ['push', '-q', 'origin', 'main', 'v1'], env);
     assert.match(pushed, /dvx: pushed data for 1 commit/);
