@@ -48,6 +48,13 @@ for (const backend of BACKENDS) {
 
     const form = Buffer.from(`--b\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\nhello\r\n--b--\r\n`);
     const P = '/api/v1/repos';
+    const SHA = 'c0ffee'.padEnd(40, '0');
+    const person = { name: 'A', email: 'a@example.com', time: 1732400000, tz: '+0000' };
+    const record = {
+      commits: [{ sha: SHA, parents: [], author: person, committer: person, message: 'data', pointers: [{ path: 'a.csv', type: 'file', size: f.data.length, sha256: f.sha256, manifest: f.manifest.id }] }],
+      refs: [{ name: 'refs/heads/main', sha: SHA }],
+    };
+    assert.equal((await request(s.url, `${P}/mat/commits`, { method: 'POST', token: admin, body: JSON.stringify(record), headers: { 'content-type': 'application/json' } })).status, 200);
     const cases: Case[] = [
       { method: 'get', path: `${P}`, scope: 'any', ok: [200], send: (srv, tok) => request(srv.url, P, { token: tok }) },
       { method: 'get', path: `${P}/{repo}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat`, { token: tok }) },
@@ -60,6 +67,14 @@ for (const backend of BACKENDS) {
       { method: 'get', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { token: tok }) },
       { method: 'head', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { method: 'HEAD', token: tok }) },
       { method: 'post', path: `${P}/{repo}/uploads`, scope: 'write', ok: [201], send: (srv, tok) => request(srv.url, `${P}/mat/uploads`, { method: 'POST', token: tok, body: form, headers: { 'content-type': 'multipart/form-data; boundary=b' } }) },
+      // Commit records and dataset history (the record is the same every time: recording it again is a no-op).
+      { method: 'post', path: `${P}/{repo}/commits/known`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits/known`, { method: 'POST', token: tok, body: JSON.stringify({ shas: [SHA] }), headers: { 'content-type': 'application/json' } }) },
+      { method: 'post', path: `${P}/{repo}/commits`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits`, { method: 'POST', token: tok, body: JSON.stringify(record), headers: { 'content-type': 'application/json' } }) },
+      { method: 'get', path: `${P}/{repo}/refs`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/refs`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/commits/{ref}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits/main`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/datasets`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/datasets?ref=main`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/history`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/history?path=a.csv`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/diff`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/diff?from=main&to=${SHA}`, { token: tok }) },
       // Last: it deletes the repository.
       { method: 'delete', path: `${P}/{repo}`, scope: 'admin', ok: [204], send: (srv, tok) => request(srv.url, `${P}/mat`, { method: 'DELETE', token: tok }) },
     ];

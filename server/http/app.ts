@@ -8,7 +8,9 @@ import { answerFor, HttpError } from './http-error.ts';
 import type { Metrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { blobRoutes } from './routes/blobs.ts';
+import { commitRoutes } from './routes/commits.ts';
 import { fileRoutes } from './routes/files.ts';
+import { historyRoutes } from './routes/history.ts';
 import { lfsLockRoutes } from './routes/lfs-locks.ts';
 import { lfsRoutes } from './routes/lfs.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -39,6 +41,8 @@ export function createApp(store: Store, logger: Logger, metrics: Metrics): Expre
   packRoutes(app, store, metrics);
   fileRoutes(app, store, logger);
   uploadRoutes(app, store);
+  commitRoutes(app, store);
+  historyRoutes(app, store);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)}`));

@@ -63,6 +63,101 @@ CREATE TABLE tokens (
 `,
   },
   {
+    version: 2,
+    name: 'commit records, refs and dataset history',
+    sql: `
+-- One row per git commit a repository recorded (docs/protocol.md "Commit records").
+-- A commit's datasets are stored as changes relative to its first parent; a
+-- commit whose first parent is not recorded, and every few commits along a
+-- first-parent chain, also keeps a snapshot (commit_snapshots), so that the
+-- datasets at any commit are one snapshot plus a bounded run of changes.
+CREATE TABLE commits (
+  cid INTEGER PRIMARY KEY,
+  rid INTEGER NOT NULL REFERENCES repos(rid) ON DELETE CASCADE,
+  sha TEXT NOT NULL,
+  author_name TEXT NOT NULL,
+  author_email TEXT NOT NULL,
+  author_time INTEGER NOT NULL,
+  author_tz TEXT NOT NULL,
+  committer_name TEXT NOT NULL,
+  committer_email TEXT NOT NULL,
+  committer_time INTEGER NOT NULL,
+  committer_tz TEXT NOT NULL,
+  message TEXT NOT NULL,
+  -- the recorded first parent, whose datasets the changes apply to (NULL: a root here)
+  base_parent INTEGER,
+  -- the commit holding the snapshot this one's datasets derive from (itself when it holds one)
+  snapshot INTEGER NOT NULL,
+  -- first-parent steps and change rows from the snapshot to here
+  chain_len INTEGER NOT NULL,
+  chain_rows INTEGER NOT NULL,
+  -- how many datasets the commit names
+  datasets INTEGER NOT NULL,
+  -- SHA-256 of the canonical parents, author, committer and message; and an
+  -- order-independent digest of the datasets: both equal means "the same record"
+  meta_hash BLOB NOT NULL,
+  state_digest BLOB NOT NULL,
+  recorded INTEGER NOT NULL,
+  UNIQUE (rid, sha)
+);
+CREATE INDEX commits_by_time ON commits(rid, committer_time);
+CREATE TABLE commit_parents (
+  cid INTEGER NOT NULL REFERENCES commits(cid) ON DELETE CASCADE,
+  n INTEGER NOT NULL,
+  sha TEXT NOT NULL,
+  -- filled when the parent is recorded (before or after its child)
+  parent INTEGER,
+  PRIMARY KEY (cid, n)
+) WITHOUT ROWID;
+CREATE INDEX commit_parents_by_sha ON commit_parents(sha) WHERE parent IS NULL;
+CREATE TABLE refs (
+  rid INTEGER NOT NULL REFERENCES repos(rid) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  cid INTEGER NOT NULL REFERENCES commits(cid) ON DELETE CASCADE,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (rid, name)
+) WITHOUT ROWID;
+CREATE INDEX refs_by_commit ON refs(cid);
+-- every data path a repository ever tracked, and every version of each
+CREATE TABLE dataset_paths (
+  pid INTEGER PRIMARY KEY,
+  rid INTEGER NOT NULL REFERENCES repos(rid) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  UNIQUE (rid, path)
+);
+CREATE TABLE dataset_versions (
+  vid INTEGER PRIMARY KEY,
+  pid INTEGER NOT NULL REFERENCES dataset_paths(pid) ON DELETE CASCADE,
+  type TEXT NOT NULL CHECK (type IN ('file', 'dir')),
+  size INTEGER NOT NULL,
+  files INTEGER,
+  sha256 BLOB NOT NULL,
+  manifest BLOB NOT NULL,
+  UNIQUE (pid, manifest)
+);
+CREATE INDEX dataset_versions_by_sha256 ON dataset_versions(sha256);
+-- what a commit changed relative to its recorded first parent (vid NULL: removed);
+-- new_bytes: bytes of chunks the previous version of the path did not have
+CREATE TABLE commit_changes (
+  cid INTEGER NOT NULL REFERENCES commits(cid) ON DELETE CASCADE,
+  pid INTEGER NOT NULL REFERENCES dataset_paths(pid) ON DELETE CASCADE,
+  vid INTEGER REFERENCES dataset_versions(vid) ON DELETE CASCADE,
+  new_bytes INTEGER,
+  PRIMARY KEY (cid, pid)
+) WITHOUT ROWID;
+CREATE INDEX commit_changes_by_path ON commit_changes(pid, cid);
+CREATE INDEX commit_changes_by_version ON commit_changes(vid);
+-- the full dataset list at some commits (see commits.snapshot)
+CREATE TABLE commit_snapshots (
+  cid INTEGER NOT NULL REFERENCES commits(cid) ON DELETE CASCADE,
+  pid INTEGER NOT NULL REFERENCES dataset_paths(pid) ON DELETE CASCADE,
+  vid INTEGER NOT NULL REFERENCES dataset_versions(vid) ON DELETE CASCADE,
+  PRIMARY KEY (cid, pid)
+) WITHOUT ROWID;
+CREATE INDEX commit_snapshots_by_version ON commit_snapshots(vid);
+`,
+  },
+  {
     version: 4,
     name: 'git lfs locks',
     sql: `
