@@ -10,8 +10,13 @@ import {
   missingResponseSchema,
   packPutResponseSchema,
   repoInfoSchema,
+  RunsSync,
+  runsSyncRequestSchema,
+  runsSyncResponseSchema,
+  runStatusSchema,
   uploadResponseSchema,
 } from '../core/protocol.ts';
+import { tracking, trackingSchemas } from './openapi-tracking.ts';
 
 /**
  * The OpenAPI 3.1 document of the server, served at /api/v1/openapi.json.
@@ -88,6 +93,7 @@ export function openApiDocument(): Record<string, unknown> {
         DirListing: z.toJSONSchema(dirListingSchema),
         MissingRequest: z.toJSONSchema(missingRequestSchema),
         MissingResponse: z.toJSONSchema(missingResponseSchema),
+        ...trackingSchemas({ request: z.toJSONSchema(runsSyncRequestSchema, { io: 'input' }), response: z.toJSONSchema(runsSyncResponseSchema), status: z.toJSONSchema(runStatusSchema) }),
         Health: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } }, required: ['status'] },
       },
     },
@@ -154,6 +160,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '201': { description: 'one entry per file part (newBytes: chunk bytes the server did not have)', content: json('UploadResponse') }, ...errors(400, 401, 403, 404, 413, 415, 503) },
         },
       },
+      ...tracking({ P, repo, authed, json, errors, maxRuns: RunsSync.maxRunsPerRequest, maxBodyBytes: RunsSync.maxBodyBytes }),
     },
   };
 }

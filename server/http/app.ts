@@ -12,6 +12,7 @@ import { fileRoutes } from './routes/files.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { packRoutes } from './routes/packs.ts';
 import { repoRoutes } from './routes/repos.ts';
+import { trackingRoutes } from './routes/tracking.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 
 /**
@@ -33,6 +34,7 @@ export function createApp(store: Store, logger: Logger, metrics: Metrics): Expre
   packRoutes(app, store, metrics);
   fileRoutes(app, store, logger);
   uploadRoutes(app, store);
+  trackingRoutes(app, store);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)}`));
