@@ -310,11 +310,12 @@ export class RunIndex {
       args.push(f.commitPrefix, `${f.commitPrefix}g`);
     }
     for (const p of f.params ?? []) {
-      where.push('EXISTS (SELECT 1 FROM run_params p WHERE p.run = r.run AND p.key = ? AND p.value = ?)');
+      // Uncorrelated IN: SQLite builds the set once; a correlated EXISTS let it pick a range scan per run.
+      where.push('r.run IN (SELECT p.run FROM run_params p WHERE p.key = ? AND p.value = ?)');
       args.push(p.key, p.value);
     }
     for (const m of f.metrics ?? []) {
-      where.push(`EXISTS (SELECT 1 FROM run_last_metrics m WHERE m.run = r.run AND m.key = ? AND m.value ${m.op} ?)`);
+      where.push(`r.run IN (SELECT m.run FROM run_last_metrics m WHERE m.key = ? AND m.value ${m.op} ?)`);
       args.push(m.key, m.value);
     }
     const whereSql = where.join(' AND ');
