@@ -20,13 +20,12 @@ const SORT_COLUMNS: readonly RunSortColumn[] = ['startedAt', 'finishedAt', 'dura
 const METRIC_FILTER = /^([^<>=]+)(>=|<=|=|>|<)(.+)$/;
 const jsonBody = express.json({ type: () => true, limit: RunsSync.maxBodyBytes, strict: true });
 
+const tooLarge = () => new HttpError(413, 'too_large', `the body is larger than ${RunsSync.maxBodyBytes} bytes: send at most ${RunsSync.maxRunsPerRequest} runs and ${RunsSync.maxBodyBytes >> 20} MiB per request`);
+
 function runsBody(req: Request, res: Response, next: NextFunction): void {
-  jsonBody(req, res, (err?: unknown) => {
-    if ((err as { type?: string } | undefined)?.type === 'entity.too.large') {
-      return next(new HttpError(413, 'too_large', `the body is larger than ${RunsSync.maxBodyBytes} bytes: send at most ${RunsSync.maxRunsPerRequest} runs and ${RunsSync.maxBodyBytes >> 20} MiB per request`));
-    }
-    next(err);
-  });
+  // Answered before reading: body-parser would first drain the whole announced body.
+  if (Number(req.headers['content-length'] ?? 0) > RunsSync.maxBodyBytes) return next(tooLarge());
+  jsonBody(req, res, (err?: unknown) => next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? tooLarge() : err));
 }
 
 /** Counts over the limits are 413 (send less per request), checked before the schema so that the answer says so. */
