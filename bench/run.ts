@@ -8,6 +8,7 @@ import { addLargeBench } from './benchmarks/b2-add-large.ts';
 import { checkoutLargeBench } from './benchmarks/b3-checkout-large.ts';
 import { dedupSweepBench } from './benchmarks/b4-dedup-sweep.ts';
 import { smallFilesBench } from './benchmarks/b5-small-files.ts';
+import { trackingBench } from './benchmarks/b7-tracking.ts';
 import type { BenchResult, Ctx } from './lib/bench.ts';
 import { capture, versionOf } from './lib/proc.ts';
 import { table } from './lib/stats.ts';
@@ -19,7 +20,7 @@ import { FULL, QUICK, workDir } from './workloads.ts';
  * npm run bench [-- [--quick] [--reps N] [--no-build] [names...]]
  *
  * Runs the benchmarks (all, or those named: chunker, add-large, checkout-large,
- * dedup-sweep, small-files; b1..b5 also work), prints a Markdown report on
+ * dedup-sweep, small-files, tracking; b1..b5 and b7 also work), prints a Markdown report on
  * stdout (progress goes to stderr) and writes bench/.work/results.json and
  * report.md (copies of every run under bench/.work/runs/). Scratch data lives
  * under bench/.work or $DVX_BENCH_DIR. Exits 0 whatever the verdicts: the
@@ -31,6 +32,7 @@ const BENCHES: { name: string; alias: string; fn: (ctx: Ctx) => Promise<BenchRes
   { name: 'checkout-large', alias: 'b3', fn: checkoutLargeBench },
   { name: 'dedup-sweep', alias: 'b4', fn: dedupSweepBench },
   { name: 'small-files', alias: 'b5', fn: smallFilesBench },
+  { name: 'tracking', alias: 'b7', fn: trackingBench },
 ];
 
 function usage(): never {
