@@ -57,13 +57,13 @@ async function metricRecording(ctx: Ctx) {
     ctx.log(` metrics rep ${rep}/${ctx.reps}`);
     for (const [series, target] of [[stream, '"$DVX_METRICS"'], [plain, 'sink.jsonl']] as const) {
       await series.attempt(rep, ctx.log, async () => {
-        const ws = await workspace(ctx, join(dir, 'metrics'), `stages:\n  log:\n    cmd: node gen.js ${target} ${POINTS}\n    deps: [gen.js]\n`, { 'gen.js': GEN });
+        const ws = await workspace(ctx, join(dir, 'metrics'), `stages:\n  log:\n    cmd: node gen.cjs ${target} ${POINTS}\n    deps: [gen.cjs]\n`, { 'gen.cjs': GEN });
         try {
           const r = await ctx.tools.dvx(ws, ['repro', '-j', '1', '--json']);
           const out = JSON.parse(r.stdout) as { outcomes: { result: string; runIds: string[] }[] };
           if (out.outcomes[0]?.result !== 'succeeded') throw new Error(`the stage did not succeed: ${r.stdout.slice(0, 300)}`);
           if (series === stream && recorded === undefined) {
-            const show = await ctx.tools.dvx(ws, ['runs', 'show', out.outcomes[0].runIds[0]!, '--json'], { timed: false });
+            const show = await run(ctx.tools.dvxCmd(['runs', 'show', out.outcomes[0].runIds[0]!, '--json']), { cwd: ws, env: ctx.tools.env, captureBytes: 256 << 20 });
             recorded = (JSON.parse(show.stdout) as { metrics: unknown[] }).metrics.length;
             if (recorded !== POINTS) throw new Error(`recorded ${recorded} points, expected ${POINTS}`);
           }
@@ -89,7 +89,7 @@ interface Server {
 
 function startServer(bin: string, dataDir: string, adminToken: string): Promise<Server> {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { PATH: process.env.PATH, DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: dataDir, DVX_STORAGE: 'fs', DVX_ADMIN_TOKEN: adminToken, DVX_LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, DVX_PORT: '0', DVX_HOST: '127.0.0.1', DVX_DATA_DIR: dataDir, DVX_STORAGE: 'fs', DVX_ADMIN_TOKEN: adminToken, DVX_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -260,7 +260,7 @@ export async function trackingBench(ctx: Ctx): Promise<BenchResult> {
   const md = [
     `### Recording ${POINTS.toLocaleString('en-US')} metric points`,
     '',
-    `A stage runs \`node gen.js <file> ${POINTS}\`, which writes ${POINTS.toLocaleString('en-US')} JSON lines (\`{"step": i, "loss": …}\`) to \`$DVX_METRICS\`, or to a plain file; \`dvx repro -j 1\` in a fresh workspace each time. Points recorded (checked with \`dvx runs show\`): ${m.recorded ?? 'n/a'}. ${ctx.reps} repetitions; median (min–max).`,
+    `A stage runs \`node gen.cjs <file> ${POINTS}\`, which writes ${POINTS.toLocaleString('en-US')} JSON lines (\`{"step": i, "loss": …}\`) to \`$DVX_METRICS\`, or to a plain file; \`dvx repro -j 1\` in a fresh workspace each time. Points recorded (checked with \`dvx runs show\`): ${m.recorded ?? 'n/a'}. ${ctx.reps} repetitions; median (min–max).`,
     '',
     table(['run', 'wall s', 'CPU s', 'peak RSS MiB'], [m.stream, m.plain].map((s) => [s.name, s.ok ? fmtSummary(s.wall, 2) : 'FAILED', fmtSummary(s.cpuS, 2), fmtSummary(s.rssMiB, 0)])),
     '',
