@@ -41,8 +41,11 @@ function migrate(db: Db): void {
     if (current > latest) {
       throw new DvxError('index_too_new', `the index has schema version ${current}, newer than this dvx-server knows (${latest})`, 'run a newer dvx-server');
     }
+    // By set, not by maximum: migrations are numbered per branch, so an index made by a
+    // build that had version 3 but not yet 2 still gets 2 once it is merged in.
+    const applied = new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[]);
     for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
+      if (applied.has(m.version)) continue;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
     }
