@@ -371,5 +371,12 @@ for (const backend of BACKENDS) {
       { from: `data:${sha('1')}:data/in.csv`, to: `run:${id}` },
     ]);
     assert.equal(g.truncated, false);
+
+    // Deleting the repository deletes its runs and models with it.
+    assert.equal((await request(s.url, '/api/v1/repos/lab', { method: 'DELETE', token: s.adminToken })).status, 204);
+    assert.equal((await request(s.url, '/api/v1/repos/lab/runs', { token: s.adminToken })).status, 404);
+    assert.deepEqual((await api.post({ runs: [other] })).json(), { runs: 1, models: 0 }, 'a new repository starts empty');
+    assert.equal((await reader.get('/runs')).total, 1);
+    assert.deepEqual((await reader.get('/models')).models, []);
   });
 }
