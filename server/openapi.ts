@@ -21,8 +21,13 @@ import {
   missingResponseSchema,
   packPutResponseSchema,
   repoInfoSchema,
+  RunsSync,
+  runsSyncRequestSchema,
+  runsSyncResponseSchema,
+  runStatusSchema,
   uploadResponseSchema,
 } from '../core/protocol.ts';
+import { tracking, trackingSchemas } from './openapi-tracking.ts';
 
 /**
  * The OpenAPI 3.1 document of the server, served at /api/v1/openapi.json.
@@ -177,6 +182,7 @@ export function openApiDocument(): Record<string, unknown> {
         Datasets: z.toJSONSchema(datasetsResponseSchema),
         History: z.toJSONSchema(historyResponseSchema),
         Diff: z.toJSONSchema(diffResponseSchema),
+        ...trackingSchemas({ request: z.toJSONSchema(runsSyncRequestSchema, { io: 'input' }), response: z.toJSONSchema(runsSyncResponseSchema), status: z.toJSONSchema(runStatusSchema) }),
         Health: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } }, required: ['status'] },
       },
     },
@@ -371,6 +377,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'unlocked', content: { [LFS]: { schema: { type: 'object', properties: { lock: lfsLock } } } } }, ...lfsErrors(401, 403, 404, 422) },
         },
       },
+      ...tracking({ P, repo, authed, json, errors, maxRuns: RunsSync.maxRunsPerRequest, maxBodyBytes: RunsSync.maxBodyBytes }),
     },
   };
 }
