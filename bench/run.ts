@@ -8,6 +8,8 @@ import { addLargeBench } from './benchmarks/b2-add-large.ts';
 import { checkoutLargeBench } from './benchmarks/b3-checkout-large.ts';
 import { dedupSweepBench } from './benchmarks/b4-dedup-sweep.ts';
 import { smallFilesBench } from './benchmarks/b5-small-files.ts';
+import { hooksBench } from './benchmarks/b6-hooks.ts';
+import { trackingBench } from './benchmarks/b7-tracking.ts';
 import { lfsBench } from './benchmarks/b8-lfs.ts';
 import { pushBench } from './benchmarks/b10-push.ts';
 import { webBench } from './benchmarks/b9-web.ts';
@@ -35,6 +37,8 @@ const BENCHES: { name: string; alias: string; fn: (ctx: Ctx) => Promise<BenchRes
   { name: 'checkout-large', alias: 'b3', fn: checkoutLargeBench },
   { name: 'dedup-sweep', alias: 'b4', fn: dedupSweepBench },
   { name: 'small-files', alias: 'b5', fn: smallFilesBench },
+  { name: 'hooks', alias: 'b6', fn: hooksBench },
+  { name: 'tracking', alias: 'b7', fn: trackingBench },
   { name: 'lfs', alias: 'b8', fn: lfsBench },
   { name: 'push', alias: 'b10', fn: pushBench },
   { name: 'web', alias: 'b9', fn: webBench },

@@ -174,6 +174,63 @@ export const commitsResponseSchema = z.object({ recorded: z.number().int(), refs
 export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).max(Commits.maxKnownShas) });
 export const knownResponseSchema = z.object({ known: z.array(gitSha) });
 
+// ---- Dataset history (answers of the read routes); see docs/protocol.md ----
+
+/** A tracked path at a commit: the fields of its pointer. */
+export const datasetSchema = recordPointerSchema;
+export type Dataset = RecordPointer;
+
+/** GET /repos/{repo}/refs */
+export const refsResponseSchema = z.object({ refs: z.array(z.object({ name: z.string(), sha: gitSha })) });
+export type RefsResponse = z.infer<typeof refsResponseSchema>;
+
+/** GET /repos/{repo}/commits/{ref}: the record without its pointer list; `pointers` counts the datasets at the commit. */
+export const commitInfoSchema = z.object({
+  sha: gitSha,
+  parents: z.array(gitSha),
+  author: personSchema,
+  committer: personSchema,
+  message: z.string(),
+  pointers: z.number().int(),
+});
+export type CommitInfo = z.infer<typeof commitInfoSchema>;
+
+/** GET /repos/{repo}/datasets?ref= */
+export const datasetsResponseSchema = z.object({ ref: z.string(), commit: gitSha, datasets: z.array(datasetSchema) });
+export type DatasetsResponse = z.infer<typeof datasetsResponseSchema>;
+
+/** One version of a path: the commit that set it (time: committer time, seconds since the epoch). */
+export const datasetVersionSchema = z.object({
+  commit: gitSha,
+  time: z.number().int(),
+  message: z.string(),
+  author: personSchema,
+  type: z.enum(['file', 'dir']),
+  size: z.number().int(),
+  files: z.number().int().optional(),
+  sha256: hex64,
+  manifest: hex64,
+  /** bytes of chunks the previous version of the path did not have (the whole size for the first) */
+  newBytes: z.number().int(),
+});
+export type DatasetVersion = z.infer<typeof datasetVersionSchema>;
+
+/** GET /repos/{repo}/history?path= ; `next` is the cursor of the following page, absent on the last. */
+export const historyResponseSchema = z.object({ path: z.string(), versions: z.array(datasetVersionSchema), next: z.string().optional() });
+export type HistoryResponse = z.infer<typeof historyResponseSchema>;
+
+export const History = { defaultLimit: 1_000, maxLimit: 10_000 } as const;
+
+/** GET /repos/{repo}/diff?from=&to= */
+export const diffResponseSchema = z.object({
+  from: gitSha,
+  to: gitSha,
+  added: z.array(datasetSchema),
+  removed: z.array(datasetSchema),
+  changed: z.array(z.object({ path: z.string(), from: datasetSchema, to: datasetSchema, sizeDelta: z.number().int(), newBytes: z.number().int() })),
+});
+export type DiffResponse = z.infer<typeof diffResponseSchema>;
+
 // ---- Runs, metrics, lineage and models (tracking); see docs/protocol.md ----
 
 export const RunsSync = {

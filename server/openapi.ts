@@ -4,6 +4,17 @@ import { linkRequestSchema, linkResponseSchema } from './http/routes/links.ts';
 import { MAX_PACK_BYTES } from '../core/pack.ts';
 import {
   API_PREFIX,
+  commitInfoSchema,
+  Commits,
+  commitsRequestSchema,
+  commitsResponseSchema,
+  datasetsResponseSchema,
+  diffResponseSchema,
+  History,
+  historyResponseSchema,
+  knownRequestSchema,
+  knownResponseSchema,
+  refsResponseSchema,
   dirListingSchema,
   errorBodySchema,
   Limits,
@@ -12,8 +23,13 @@ import {
   missingResponseSchema,
   packPutResponseSchema,
   repoInfoSchema,
+  RunsSync,
+  runsSyncRequestSchema,
+  runsSyncResponseSchema,
+  runStatusSchema,
   uploadResponseSchema,
 } from '../core/protocol.ts';
+import { tracking, trackingSchemas } from './openapi-tracking.ts';
 
 /**
  * The OpenAPI 3.1 document of the server, served at /api/v1/openapi.json.
@@ -43,8 +59,10 @@ const errors = (...codes: number[]) => {
 };
 const repo = { name: 'repo', in: 'path', required: true, description: 'repository name: 1-100 of [A-Za-z0-9._-], starting with a letter or digit, not ending in .git', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' } };
 const hex = { type: 'string', pattern: '^[0-9a-f]{64}$' };
-const ref = { name: 'ref', in: 'path', required: true, description: 'a file or tree manifest id, or a file sha256 (branches, tags and commits arrive with commit records)', schema: hex };
-const path = { name: 'path', in: 'path', required: true, description: 'with a tree: the file or directory inside it; with a file ref: its name (for Content-Type and Content-Disposition)', schema: { type: 'string' } };
+const ref = { name: 'ref', in: 'path', required: true, description: 'a file or tree manifest id, a file sha256, a branch or tag (percent-encode "/"), or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
+const path = { name: 'path', in: 'path', required: true, description: 'with a tree: the file or directory inside it; with a file ref: its name (for Content-Type and Content-Disposition); with a commit: the path in the repository (a tracked file or directory, or a file inside one)', schema: { type: 'string' } };
+const commitRef = { name: 'ref', in: 'path', required: true, description: 'a branch (main, refs/heads/main), a tag, or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
+const queryRef = (name: string, required: boolean, description: string) => ({ name, in: 'query', required, description, schema: { type: 'string' } });
 const authed = (scope: Scope) => ({ security: [{ bearer: [] }, { basic: [] }], 'x-dvx-scope': scope });
 
 const fileGet = (withPath: boolean, head: boolean) => ({
@@ -161,6 +179,16 @@ export function openApiDocument(): Record<string, unknown> {
           required: ['transfer', 'objects'],
         },
         LfsLock: lfsLock,
+        KnownRequest: z.toJSONSchema(knownRequestSchema),
+        KnownResponse: z.toJSONSchema(knownResponseSchema),
+        CommitsRequest: z.toJSONSchema(commitsRequestSchema, { io: 'input' }),
+        CommitsResponse: z.toJSONSchema(commitsResponseSchema),
+        CommitInfo: z.toJSONSchema(commitInfoSchema),
+        Refs: z.toJSONSchema(refsResponseSchema),
+        Datasets: z.toJSONSchema(datasetsResponseSchema),
+        History: z.toJSONSchema(historyResponseSchema),
+        Diff: z.toJSONSchema(diffResponseSchema),
+        ...trackingSchemas({ request: z.toJSONSchema(runsSyncRequestSchema, { io: 'input' }), response: z.toJSONSchema(runsSyncResponseSchema), status: z.toJSONSchema(runStatusSchema) }),
         Health: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } }, required: ['status'] },
       },
     },
@@ -228,6 +256,69 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [repo],
           requestBody: { required: true, content: json('LinkRequest') },
           responses: { '201': { description: 'the link (a path and query relative to the server) and when it expires (ms since the epoch)', content: json('LinkResponse') }, ...errors(400, 401, 404, 415) },
+        },
+      },
+      [`${P}/repos/{repo}/commits/known`]: {
+        post: {
+          summary: `which of up to ${Commits.maxKnownShas} commits the server has records of`,
+          ...authed('write'),
+          parameters: [repo],
+          requestBody: { required: true, content: json('KnownRequest') },
+          responses: { '200': { description: 'the recorded ones', content: json('KnownResponse') }, ...errors(400, 401, 403, 404, 413, 415) },
+        },
+      },
+      [`${P}/repos/{repo}/commits`]: {
+        post: {
+          summary: `record up to ${Commits.maxPerRequest} commits (parents first) and ref updates, all or nothing`,
+          ...authed('write'),
+          parameters: [repo],
+          requestBody: { required: true, content: json('CommitsRequest') },
+          responses: {
+            '200': { description: 'recorded (re-recording the same commit is a no-op)', content: json('CommitsResponse') },
+            '409': error('a commit is already recorded with different content'),
+            ...errors(400, 401, 403, 404, 413, 415, 422, 500, 503),
+          },
+        },
+      },
+      [`${P}/repos/{repo}/commits/{ref}`]: {
+        get: {
+          summary: 'one commit record, without its pointer list (pointers: how many datasets it names)',
+          ...authed('read'),
+          parameters: [repo, commitRef],
+          responses: { '200': { description: 'the commit', content: json('CommitInfo') }, '409': error('an abbreviated sha matches several commits'), ...errors(400, 401, 404) },
+        },
+      },
+      [`${P}/repos/{repo}/refs`]: {
+        get: { summary: 'branches and tags with the commits they name', ...authed('read'), parameters: [repo], responses: { '200': { description: 'refs', content: json('Refs') }, ...errors(400, 401, 404) } },
+      },
+      [`${P}/repos/{repo}/datasets`]: {
+        get: {
+          summary: 'the tracked paths at a ref',
+          ...authed('read'),
+          parameters: [repo, queryRef('ref', false, 'branch, tag or commit (default: main, else master, else the ref updated last)')],
+          responses: { '200': { description: 'datasets, sorted by path', content: json('Datasets') }, '409': error('an abbreviated sha matches several commits'), ...errors(400, 401, 404) },
+        },
+      },
+      [`${P}/repos/{repo}/history`]: {
+        get: {
+          summary: 'every version of one path, newest first, with what each cost to store (newBytes)',
+          ...authed('read'),
+          parameters: [
+            repo,
+            { name: 'path', in: 'query', required: true, description: 'the data path (a dir pointer\'s path is the directory)', schema: { type: 'string' } },
+            queryRef('ref', false, 'only commits reachable from this ref (default: from any ref)'),
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: History.maxLimit, default: History.defaultLimit } },
+            { name: 'cursor', in: 'query', required: false, description: 'the "next" of the previous page', schema: { type: 'string' } },
+          ],
+          responses: { '200': { description: 'one page of versions', content: json('History') }, '409': error('an abbreviated sha matches several commits'), ...errors(400, 401, 404) },
+        },
+      },
+      [`${P}/repos/{repo}/diff`]: {
+        get: {
+          summary: 'datasets added, removed and changed between two refs',
+          ...authed('read'),
+          parameters: [repo, queryRef('from', true, 'branch, tag or commit'), queryRef('to', true, 'branch, tag or commit')],
+          responses: { '200': { description: 'the difference', content: json('Diff') }, '409': error('an abbreviated sha matches several commits'), ...errors(400, 401, 404, 500, 503) },
         },
       },
       [`${P}/repos/{repo}/uploads`]: {
@@ -304,6 +395,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'unlocked', content: { [LFS]: { schema: { type: 'object', properties: { lock: lfsLock } } } } }, ...lfsErrors(401, 403, 404, 422) },
         },
       },
+      ...tracking({ P, repo, authed, json, errors, maxRuns: RunsSync.maxRunsPerRequest, maxBodyBytes: RunsSync.maxBodyBytes }),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { encodeIdList, MediaType } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
 import { errorCode, request, type Answer } from './support/http.ts';
@@ -46,8 +47,24 @@ for (const backend of BACKENDS) {
     const revokedId = JSON.parse(list.stdout).tokens.at(-1).id;
     assert.equal((await s.admin(['token', 'revoke', String(revokedId)])).code, 0);
 
+    // A recorded run (tracking routes), and a fresh one for each POST.
+    const runBody = (id = randomUUID()) =>
+      JSON.stringify({
+        runs: [{ id, pipelineRun: '00000000-0000-4000-8000-000000000000', stage: 's', attempt: 1, status: 'succeeded', startedAt: 1, finishedAt: 2, exitCode: 0, signal: null, cmd: 'c', commit: null, params: {}, error: null,
+          metrics: [{ key: 'loss', value: 1, step: 1, time: 1 }], inputs: [], outputs: [{ path: 'out.bin', type: 'file', sha256: f.sha256, manifest: f.manifest.id, size: 50_000 }], log: null }],
+      });
+    const runId = randomUUID();
+    assert.equal((await request(s.url, '/api/v1/repos/mat/runs', { method: 'POST', token: admin, body: runBody(runId), headers: { 'content-type': 'application/json' } })).status, 200);
+
     const form = Buffer.from(`--b\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\nhello\r\n--b--\r\n`);
     const P = '/api/v1/repos';
+    const SHA = 'c0ffee'.padEnd(40, '0');
+    const person = { name: 'A', email: 'a@example.com', time: 1732400000, tz: '+0000' };
+    const record = {
+      commits: [{ sha: SHA, parents: [], author: person, committer: person, message: 'data', pointers: [{ path: 'a.csv', type: 'file', size: f.data.length, sha256: f.sha256, manifest: f.manifest.id }] }],
+      refs: [{ name: 'refs/heads/main', sha: SHA }],
+    };
+    assert.equal((await request(s.url, `${P}/mat/commits`, { method: 'POST', token: admin, body: JSON.stringify(record), headers: { 'content-type': 'application/json' } })).status, 200);
     const cases: Case[] = [
       { method: 'get', path: `${P}`, scope: 'any', ok: [200], send: (srv, tok) => request(srv.url, P, { token: tok }) },
       { method: 'get', path: `${P}/{repo}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat`, { token: tok }) },
@@ -60,6 +77,20 @@ for (const backend of BACKENDS) {
       { method: 'get', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { token: tok }) },
       { method: 'head', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { method: 'HEAD', token: tok }) },
       { method: 'post', path: `${P}/{repo}/uploads`, scope: 'write', ok: [201], send: (srv, tok) => request(srv.url, `${P}/mat/uploads`, { method: 'POST', token: tok, body: form, headers: { 'content-type': 'multipart/form-data; boundary=b' } }) },
+      // Commit records and dataset history (the record is the same every time: recording it again is a no-op).
+      { method: 'post', path: `${P}/{repo}/commits/known`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits/known`, { method: 'POST', token: tok, body: JSON.stringify({ shas: [SHA] }), headers: { 'content-type': 'application/json' } }) },
+      { method: 'post', path: `${P}/{repo}/commits`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits`, { method: 'POST', token: tok, body: JSON.stringify(record), headers: { 'content-type': 'application/json' } }) },
+      { method: 'get', path: `${P}/{repo}/refs`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/refs`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/commits/{ref}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits/main`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/datasets`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/datasets?ref=main`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/history`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/history?path=a.csv`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/diff`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/diff?from=main&to=${SHA}`, { token: tok }) },
+      { method: 'post', path: `${P}/{repo}/runs`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/runs`, { method: 'POST', token: tok, body: runBody(), headers: { 'content-type': 'application/json' } }) },
+      { method: 'get', path: `${P}/{repo}/runs`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/runs?stage=s`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/runs/{id}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/runs/${runId}`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/runs/{id}/metrics/{key}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/runs/${runId}/metrics/loss`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/lineage`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/lineage?path=out.bin&sha256=${f.sha256}`, { token: tok }) },
+      { method: 'get', path: `${P}/{repo}/models`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/models`, { token: tok }) },
       // Last: it deletes the repository.
       { method: 'delete', path: `${P}/{repo}`, scope: 'admin', ok: [204], send: (srv, tok) => request(srv.url, `${P}/mat`, { method: 'DELETE', token: tok }) },
     ];

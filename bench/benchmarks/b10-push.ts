@@ -115,7 +115,7 @@ export async function pushBench(ctx: Ctx): Promise<BenchResult> {
   const pass = wirePass === null || reqPass === null ? null : wirePass && reqPass;
   const worst = later.reduce((m, r) => (r.dvxUp === undefined ? m : Math.max(m, r.dvxUp / budget(r))), 0);
   const md = [
-    `Input: the events table v1..v${events.files.length} pushed in turn to a real dvx-server (fs backend, loopback) through a byte-counting TCP relay; "up" = client→server bytes of the whole push (HTTP headers, negotiation, packs, manifests, commit of nothing else). "new chunk bytes" = what \`dvx add --json\` reported as new for that version. git-lfs: the same versions committed in a git-lfs repository whose \`lfs.url\` is dvx-server's LFS endpoint (through the same relay), pushed with \`git push\` (git-lfs's pre-push hook uploads the objects).`,
+    `Input: the events table v1..v${events.files.length} pushed in turn to a real dvx-server (fs backend, loopback) through a byte-counting TCP relay; "up" = client→server bytes of the whole push (HTTP headers, negotiation, packs and manifests). "new chunk bytes" = what \`dvx add --json\` reported as new for that version. git-lfs: the same versions committed in a git-lfs repository whose \`lfs.url\` is dvx-server's LFS endpoint (through the same relay), pushed with \`git push\` (git-lfs's pre-push hook uploads the objects).`,
     '',
     table(
       ['version', 'size', 'new chunk bytes', 'dvx up', 'budget (1.1 x new + 1 % of size)', 'dvx up / budget', 'dvx push s', 'git-lfs up', 'git-lfs push s', 'git-lfs up / dvx up'],

@@ -42,6 +42,8 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   const lines = parsePushLines(stdin);
   if (lines.length === 0) return;
   const history = GitHistory.open(ws.root);
+  // An annotated tag pushes its tag object: records and refs name the commit it points to.
+  for (const l of lines) if (!GitHistory.isZero(l.localSha)) l.localSha = (await history.resolve(l.localSha)) ?? l.localSha;
   const tips = lines.filter((l) => !GitHistory.isZero(l.localSha)).map((l) => l.localSha);
   const refs: RefUpdate[] = lines
     .filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef))

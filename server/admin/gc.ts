@@ -9,8 +9,8 @@ import type { Store } from '../store/store.ts';
 /**
  * `dvx-server gc`: mark and sweep, then repack.
  *
- * - Mark: every manifest known to any repository is a root (later: commit
- *   records, runs, LFS objects); a file manifest keeps its chunks, a tree its
+ * - Mark: every manifest known to any repository, and every manifest a commit
+ *   record names, is a root (later: runs, LFS objects); a file manifest keeps its chunks, a tree its
  *   file manifests. Marking is redone until no manifest appeared meanwhile,
  *   and the sweep's transaction checks that again, so a manifest accepted
  *   during gc is never left without its data.
@@ -59,7 +59,8 @@ export async function gc(store: Store, opts: { dryRun?: boolean; graceMs?: numbe
       }
     }
   };
-  const unmarkedRoots = () => [...store.repos.allManifests()].filter((id) => !marked.has(id));
+  // Commit records name only manifests their repository holds (so they are roots twice over); listed on their own so that they stay roots whatever membership becomes.
+  const unmarkedRoots = () => [...store.repos.allManifests(), ...store.commits.allManifests()].filter((id) => !marked.has(id));
   for (let pending = unmarkedRoots(); pending.length > 0; pending = unmarkedRoots()) await mark(pending);
   report.roots = marked.size;
   report.live = live.size;

@@ -7,13 +7,17 @@ import type { Store } from '../store/store.ts';
 import { answerFor, HttpError } from './http-error.ts';
 import type { Metrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
+import { resolveCommit } from './commit-refs.ts';
 import { blobRoutes } from './routes/blobs.ts';
+import { commitRoutes } from './routes/commits.ts';
 import { fileRoutes } from './routes/files.ts';
+import { historyRoutes } from './routes/history.ts';
 import { lfsLockRoutes } from './routes/lfs-locks.ts';
 import { lfsRoutes } from './routes/lfs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { packRoutes } from './routes/packs.ts';
 import { repoRoutes } from './routes/repos.ts';
+import { trackingRoutes } from './routes/tracking.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { linkRoutes } from './routes/links.ts';
 import { webRoutes } from './routes/web.ts';
@@ -45,6 +49,19 @@ export function createApp(store: Store, logger: Logger, metrics: Metrics): Expre
   packRoutes(app, store, metrics);
   fileRoutes(app, store, logger);
   uploadRoutes(app, store);
+  commitRoutes(app, store);
+  historyRoutes(app, store);
+  trackingRoutes(app, store, {
+    // Raw data in a lineage graph names the commit that brought it in, at that path if it was recorded there.
+    introducedBy: ({ rid, path, sha256 }) => {
+      const c = store.commits.introducedBy({ rid, sha256, path }) ?? store.commits.introducedBy({ rid, sha256 });
+      return c && { commit: c.sha, time: c.time, message: c.message };
+    },
+    resolveRef: ({ rid, ref, path }) => {
+      const d = store.commits.datasetAt(rid, resolveCommit(store, rid, ref).cid, path);
+      return d && { sha256: d.sha256 };
+    },
+  });
   linkRoutes(app, signer);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

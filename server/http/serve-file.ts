@@ -30,7 +30,12 @@ export const SAFE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; sandbox",
 };
 
-export async function serveFile(opts: { req: Request; res: Response; store: Store; logger: Logger; manifest: string; name: string }): Promise<void> {
+/** A moving ref (branch, tag, abbreviation) is revalidated; content ids and full commit shas are cached for good. */
+export function cacheControl(immutable: boolean): string {
+  return immutable ? 'private, max-age=31536000, immutable' : 'private, no-cache';
+}
+
+export async function serveFile(opts: { req: Request; res: Response; store: Store; logger: Logger; manifest: string; name: string; immutable?: boolean }): Promise<void> {
   const { req, res, store, logger, name } = opts;
   const plan = await store.filePlan(opts.manifest);
   const { size, sha256 } = plan.manifest;
@@ -40,7 +45,7 @@ export async function serveFile(opts: { req: Request; res: Response; store: Stor
     ETag: etag,
     'Accept-Ranges': 'bytes',
     'Content-Type': contentTypeOf(name),
-    'Cache-Control': 'private, max-age=31536000, immutable',
+    'Cache-Control': cacheControl(opts.immutable !== false),
   });
   if (name) res.set('Content-Disposition', contentDisposition(name, 'inline'));
   if (etagMatches(req.headers['if-none-match'], etag)) {

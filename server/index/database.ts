@@ -49,6 +49,8 @@ export function migrate(db: Db, migrations: readonly { version: number; sql: str
     if (current > latest) {
       throw new DvxError('index_too_new', `the index has schema version ${current}, newer than this dvx-server knows (${latest})`, 'run a newer dvx-server');
     }
+    // By set, not by maximum: migrations are numbered per branch, so an index made by a
+    // build that had version 3 but not yet 2 still gets 2 once it is merged in.
     const applied = new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[]);
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;

@@ -6,6 +6,7 @@ import { BlobType } from '../../core/pack.ts';
 import { decodeTreeManifest, type TreeManifest } from '../../core/tree-manifest.ts';
 import type { Config } from '../config.ts';
 import { BlobIndex, type BlobLocation } from '../index/blob-index.ts';
+import { CommitIndex } from '../index/commit-index.ts';
 import { openDatabase, type Db } from '../index/database.ts';
 import { RepoIndex } from '../index/repo-index.ts';
 import { TokenStore } from '../index/token-store.ts';
@@ -33,6 +34,7 @@ export interface FilePlan {
 export class Store {
   readonly blobs: BlobIndex;
   readonly repos: RepoIndex;
+  readonly commits: CommitIndex;
   readonly tokens: TokenStore;
   readonly tmp: TempFiles;
   private readonly manifests = new Lru<string, FileManifest | TreeManifest>(64 << 20);
@@ -42,6 +44,7 @@ export class Store {
   private constructor(readonly config: Config, readonly db: Db, readonly backend: StorageBackend) {
     this.blobs = new BlobIndex(db);
     this.repos = new RepoIndex(db);
+    this.commits = new CommitIndex(db);
     this.tokens = new TokenStore(db);
     this.tmp = new TempFiles(join(config.dataDir, 'tmp'));
   }

@@ -8,9 +8,10 @@ import { authorize, notFoundRepo } from '../../auth/auth.ts';
 import type { Logger } from '../../logger.ts';
 import { SegmentSource } from '../../store/segment-source.ts';
 import type { Store } from '../../store/store.ts';
+import { findCommit, refProblem } from '../commit-refs.ts';
 import { HttpError } from '../http-error.ts';
 import { pathParam, repoParam } from '../params.ts';
-import { contentDisposition, etagMatches, SAFE_HEADERS, serveFile } from '../serve-file.ts';
+import { cacheControl, contentDisposition, etagMatches, SAFE_HEADERS, serveFile } from '../serve-file.ts';
 
 /**
  * GET/HEAD /repos/{repo}/files/{ref}/{path}: a tracked file's bytes streamed
@@ -18,43 +19,73 @@ import { contentDisposition, etagMatches, SAFE_HEADERS, serveFile } from '../ser
  * directory as a JSON listing or a tar stream (docs/protocol.md "Files over
  * plain HTTP").
  *
- * Until commit records exist, {ref} is a file or tree manifest id, or a file's
- * sha256. Content-addressed refs never change, hence the long cache lifetime.
+ * {ref} is a file or tree manifest id, a file's sha256, or (with commit
+ * records) a branch, tag or full or abbreviated commit sha; a branch or tag
+ * name containing "/" is sent percent-encoded. Content-addressed refs and full
+ * commit shas never change, hence the long cache lifetime; a branch or tag
+ * may move, so its answers are revalidated (the ETag stays the content's).
  */
-const REF_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
-
-type Target =
+type Target = (
   | { kind: 'file'; manifest: string; name: string }
-  | { kind: 'dir'; path: string; entries: TreeEntry[] };
+  | { kind: 'dir'; path: string; entries: TreeEntry[] }
+) & { immutable?: false; lastModified?: number };
 
 function refParam(req: Request): string {
   const ref = String(req.params.ref ?? '');
   if (isId(ref as unknown)) return ref;
-  if (!REF_RE.test(ref) || ref.split('/').some((s) => s === '' || s === '.' || s === '..') || ref.includes('..')) {
-    throw new HttpError(400, 'bad_ref', `invalid ref ${JSON.stringify(ref.slice(0, 120))}: expected a manifest id or sha256 (64 lowercase hex digits)`);
-  }
+  const problem = refProblem(ref);
+  if (problem) throw new HttpError(400, 'bad_ref', `invalid ref ${JSON.stringify(ref.slice(0, 120))}: expected a manifest id or sha256 (64 lowercase hex digits), a branch, a tag or a commit sha; ${problem}`);
   return ref;
 }
 
 async function resolve(store: Store, rid: number, ref: string, path: string): Promise<Target> {
-  const missing = () => new HttpError(404, 'not_found', `no manifest or file content ${ref} in this repository`);
-  if (!isId(ref as unknown)) throw new HttpError(404, 'not_found', `no ref named ${JSON.stringify(ref)}: until commit records exist, refs are manifest ids or sha256 digests`);
-  const type = store.repos.memberType(rid, ref);
-  if (type === BlobType.fileManifest) return { kind: 'file', manifest: ref, name: path };
-  if (type === BlobType.treeManifest) {
-    const tree = await store.treeManifest(ref);
-    if (path === '') return { kind: 'dir', path: '', entries: [...tree.entries] };
-    const exact = tree.entries.find((e) => e.path === path);
-    if (exact) return { kind: 'file', manifest: exact.manifest, name: path };
-    const prefix = `${path}/`;
-    const under = tree.entries.filter((e) => e.path.startsWith(prefix));
-    if (under.length > 0) return { kind: 'dir', path, entries: under };
-    throw new HttpError(404, 'not_found', `no file or directory ${JSON.stringify(path)} in tree ${ref}`);
+  const type = isId(ref as unknown) ? store.repos.memberType(rid, ref) : undefined;
+  if (type === BlobType.fileManifest || type === BlobType.treeManifest) return inManifest(store, ref, type, path);
+  if (type === undefined && isId(ref as unknown)) {
+    const file = store.repos.fileBySha256(rid, ref);
+    if (file) return { kind: 'file', manifest: file.manifest, name: path };
   }
-  if (type !== undefined) throw missing();
-  const file = store.repos.fileBySha256(rid, ref);
-  if (file) return { kind: 'file', manifest: file.manifest, name: path };
-  throw missing();
+  const commit = findCommit(store, rid, ref);
+  if (!commit) throw new HttpError(404, 'not_found', `no manifest, file content, branch, tag or recorded commit named ${JSON.stringify(ref.slice(0, 120))} in this repository`);
+  const target = await atCommit(store, rid, commit.cid, commit.sha, path);
+  const time = store.commits.metaByCid(commit.cid)!.committerTime;
+  return { ...target, ...(commit.immutable ? {} : { immutable: false as const }), lastModified: time };
+}
+
+/** A path in the repository at a commit: a tracked file or directory, or something inside a tracked directory. */
+async function atCommit(store: Store, rid: number, cid: number, sha: string, path: string): Promise<Target> {
+  if (path === '') throw new HttpError(404, 'not_found', `give the path of tracked data after the commit; GET .../datasets?ref=${sha.slice(0, 12)} lists what commit ${sha.slice(0, 12)} tracks`);
+  const segments = path.split('/');
+  for (let n = segments.length; n > 0; n--) {
+    const prefix = segments.slice(0, n).join('/');
+    const d = store.commits.datasetAt(rid, cid, prefix);
+    if (!d) continue;
+    if (d.type === 'file') {
+      if (prefix === path) return { kind: 'file', manifest: d.manifest, name: path };
+      break;
+    }
+    const tree = await store.treeManifest(d.manifest);
+    const entries = tree.entries.map((e) => ({ ...e, path: `${prefix}/${e.path}` }));
+    if (prefix === path) return { kind: 'dir', path, entries };
+    const exact = entries.find((e) => e.path === path);
+    if (exact) return { kind: 'file', manifest: exact.manifest, name: path };
+    const under = entries.filter((e) => e.path.startsWith(`${path}/`));
+    if (under.length > 0) return { kind: 'dir', path, entries: under };
+    break;
+  }
+  throw new HttpError(404, 'not_found', `commit ${sha.slice(0, 12)} tracks no data at ${JSON.stringify(path.slice(0, 200))}`);
+}
+
+async function inManifest(store: Store, ref: string, type: BlobType, path: string): Promise<Target> {
+  if (type === BlobType.fileManifest) return { kind: 'file', manifest: ref, name: path };
+  const tree = await store.treeManifest(ref);
+  if (path === '') return { kind: 'dir', path: '', entries: [...tree.entries] };
+  const exact = tree.entries.find((e) => e.path === path);
+  if (exact) return { kind: 'file', manifest: exact.manifest, name: path };
+  const prefix = `${path}/`;
+  const under = tree.entries.filter((e) => e.path.startsWith(prefix));
+  if (under.length > 0) return { kind: 'dir', path, entries: under };
+  throw new HttpError(404, 'not_found', `no file or directory ${JSON.stringify(path)} in tree ${ref}`);
 }
 
 /** The one-level listing of a directory of a tree; entry paths are relative to the ref's root. */
@@ -93,8 +124,9 @@ export function fileRoutes(app: Express, store: Store, logger: Logger): void {
     const row = store.repos.get(repo);
     if (!row) throw notFoundRepo(repo);
     const target = await resolve(store, row.rid, ref, path);
+    if (target.lastModified !== undefined) res.set('Last-Modified', new Date(target.lastModified * 1000).toUTCString());
     if (target.kind === 'dir') return serveDir(req, res, target);
-    await serveFile({ req, res, store, logger, manifest: target.manifest, name: target.name });
+    await serveFile({ req, res, store, logger, manifest: target.manifest, name: target.name, immutable: target.immutable !== false });
   };
 
   const serveDir = async (req: Request, res: Response, target: Extract<Target, { kind: 'dir' }>) => {
@@ -102,7 +134,7 @@ export function fileRoutes(app: Express, store: Store, logger: Logger): void {
     if (format !== undefined && format !== 'json' && format !== 'tar') throw new HttpError(400, 'bad_request', `format must be json or tar, not ${JSON.stringify(String(format)).slice(0, 40)}`);
     const list = listing(target.path, target.entries);
     const etag = `"${list.sha256}"`;
-    res.set({ ...SAFE_HEADERS, ETag: etag, 'Cache-Control': 'private, max-age=31536000, immutable' });
+    res.set({ ...SAFE_HEADERS, ETag: etag, 'Cache-Control': cacheControl(target.immutable !== false) });
     if (etagMatches(req.headers['if-none-match'], etag) && format !== 'tar') return res.status(304).end();
     if (format !== 'tar') return res.json(list);
     await serveTar(req, res, target);

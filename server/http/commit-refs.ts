@@ -1,0 +1,45 @@
+import type { Store } from '../store/store.ts';
+import { HttpError } from './http-error.ts';
+
+/**
+ * Refs as users write them in URLs and queries (docs/protocol.md "Dataset
+ * history"): a branch (`main`, `refs/heads/main`), a tag, a full or an
+ * abbreviated commit sha. Checked before use; resolved against the
+ * repository's commit records.
+ */
+const REF_CHARS = /^[^\0-\x20\x7f~^:?*[\\]{1,1000}$/;
+
+export function refProblem(ref: string): string | undefined {
+  if (!REF_CHARS.test(ref)) return 'expected a branch, tag or commit sha (no spaces, control characters or any of ~^:?*[\\)';
+  if (ref.startsWith('/') || ref.endsWith('/') || ref.includes('//') || ref.includes('..') || ref.endsWith('.lock')) return 'it is not a valid git ref name';
+  return undefined;
+}
+
+export function checkRef(ref: string, what = 'ref'): string {
+  const problem = refProblem(ref);
+  if (problem) throw new HttpError(400, 'bad_ref', `invalid ${what} ${JSON.stringify(ref.slice(0, 120))}: ${problem}`);
+  return ref;
+}
+
+export interface ResolvedCommit {
+  cid: number;
+  sha: string;
+  /** a ref name can move; a full sha cannot */
+  immutable: boolean;
+}
+
+/** The commit `ref` names in the repository, or undefined when nothing does; an ambiguous abbreviation is 409. */
+export function findCommit(store: Store, rid: number, ref: string): ResolvedCommit | undefined {
+  const r = store.commits.resolve(rid, ref);
+  if (r.kind === 'ambiguous') {
+    throw new HttpError(409, 'ambiguous_ref', `${ref} is an abbreviation of several recorded commits (${r.candidates.map((s) => s.slice(0, 12)).join(', ')}): give more digits`);
+  }
+  if (r.kind === 'none') return undefined;
+  return { cid: r.cid, sha: r.sha, immutable: r.via === 'sha' && r.sha === ref };
+}
+
+export function resolveCommit(store: Store, rid: number, ref: string): ResolvedCommit {
+  const c = findCommit(store, rid, ref);
+  if (!c) throw new HttpError(404, 'ref_not_found', `no branch, tag or recorded commit ${JSON.stringify(ref.slice(0, 120))} in this repository (commit records arrive with \`git push\` through the dvx pre-push hook)`);
+  return c;
+}

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dataset } from '../../core/protocol.ts';
+import { CommitIndex, firstCommitIntroducing, SNAPSHOT_MAX_CHAIN, type NewCommit } from './commit-index.ts';
+import { openDatabase } from './database.ts';
+
+/** The commit index on its own: snapshots plus changes give the same datasets as a full list would; lineage's lookup. */
+const h = (s: string) => createHash('sha256').update(s).digest('hex');
+const person = (time: number) => ({ name: 'Ada', email: 'ada@example.com', time, tz: '+0000' });
+const ds = (path: string, v: string, size = 10): Dataset => ({ path, type: 'file', size, sha256: h(`sha ${v}`), manifest: h(`manifest ${v}`) });
+
+function commit(sha: string, base: number | undefined, time: number, changes: NewCommit['changes'], datasets: number, parents: string[] = []): NewCommit {
+  return { sha, parents, author: person(time), committer: person(time), message: `m ${time}`, baseParent: base, changes, datasets, metaHash: Buffer.alloc(32), stateDigest: Buffer.alloc(8) };
+}
+
+test('datasets at any commit of a long chain equal a replay of its changes; lineage finds the commit that introduced content', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dvx-commit-index-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(join(dir, 'index.sqlite'));
+  t.after(() => db.close());
+  const rid = db.prepare("INSERT INTO repos (name, created) VALUES ('r', 0) RETURNING rid").pluck().get() as number;
+  const index = new CommitIndex(db);
+
+  // A root with 50 paths, then a chain longer than two snapshot intervals, each commit changing or removing a path.
+  const expected = new Map<string, Dataset>();
+  const rootSets = Array.from({ length: 50 }, (_, i) => ds(`p${i}`, `root ${i}`));
+  for (const d of rootSets) expected.set(d.path, d);
+  const states: Map<string, Dataset>[] = [];
+  const cids: number[] = [];
+  const shas: string[] = [];
+  db.transaction(() => {
+    const sha = h('c0').slice(0, 40);
+    cids.push(index.insert(rid, commit(sha, undefined, 1000, rootSets.map((d) => ({ path: d.path, version: d, newBytes: d.size })), 50), 0));
+    shas.push(sha);
+    states.push(new Map(expected));
+    for (let i = 1; i <= 2 * SNAPSHOT_MAX_CHAIN + 7; i++) {
+      const path = `p${(i * 7) % 60}`;
+      const removed = i % 13 === 0 && expected.has(path);
+      const version = removed ? null : ds(path, `v${i}`, i);
+      if (version) expected.set(path, version);
+      else expected.delete(path);
+      const s = h(`c${i}`).slice(0, 40);
+      cids.push(index.insert(rid, commit(s, cids[i - 1], 1000 + i, [{ path, version, newBytes: version ? 1 : null }], expected.size, [shas[i - 1]!]), 0));
+      shas.push(s);
+      states.push(new Map(expected));
+    }
+    index.setRef(rid, 'refs/heads/main', cids[cids.length - 1]!, 0);
+  })();
+
+  for (const i of [0, 1, SNAPSHOT_MAX_CHAIN - 1, SNAPSHOT_MAX_CHAIN, SNAPSHOT_MAX_CHAIN + 1, 2 * SNAPSHOT_MAX_CHAIN + 7]) {
+    const got = index.datasetsAt(cids[i]!);
+    assert.deepEqual(new Map([...got].sort()), new Map([...states[i]!].sort()), `datasets at commit ${i}`);
+    for (const p of ['p0', 'p7', 'p59']) assert.deepEqual(index.datasetAt(rid, cids[i]!, p), states[i]!.get(p), `${p} at commit ${i}`);
+  }
+  // Snapshots are occasional: far fewer rows than a full list per commit.
+  const rows = db.prepare('SELECT count(*) FROM commit_snapshots').pluck().get() as number;
+  assert.ok(rows <= 4 * 60, `${rows} snapshot rows`);
+
+  // History of one path: newest first, only the commits that set it.
+  const hist = index.history({ rid, path: 'p7', limit: 1000 });
+  const setsP7 = [...states.keys()].filter((i) => i === 0 || ((i * 7) % 60 === 7 && states[i]!.has('p7'))).reverse();
+  assert.deepEqual(hist.versions.map((v) => v.sha256), setsP7.map((i) => states[i]!.get('p7')!.sha256));
+  assert.deepEqual(hist.versions.map((v) => v.commit), setsP7.map((i) => shas[i]));
+
+  // Lineage: the first commit that introduced a content, by sha256 alone or at a path.
+  const v8 = ds('p56', 'v8', 8);
+  assert.deepEqual(firstCommitIntroducing({ db, rid, sha256: v8.sha256 }), { sha: shas[8], time: 1008, message: 'm 1008', path: 'p56' });
+  assert.equal(firstCommitIntroducing({ db, rid, sha256: v8.sha256, path: 'p0' }), undefined);
+  assert.equal(firstCommitIntroducing({ db, rid, sha256: rootSets[3]!.sha256, path: 'p3' })?.sha, shas[0]);
+  assert.equal(firstCommitIntroducing({ db, rid, sha256: h('nothing') }), undefined);
+
+  // Refs and abbreviations.
+  assert.deepEqual(index.resolve(rid, 'main'), { kind: 'commit', cid: cids[cids.length - 1], sha: shas[shas.length - 1], via: 'ref', name: 'refs/heads/main' });
+  assert.equal(index.resolve(rid, shas[5]!.slice(0, 12)).kind, 'commit');
+  assert.equal(index.resolve(rid, 'nope').kind, 'none');
+});
