@@ -76,6 +76,7 @@ for (const backend of BACKENDS) {
       { method: 'head', path: `${P}/{repo}/files/{ref}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.manifest.id}`, { method: 'HEAD', token: tok }) },
       { method: 'get', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { token: tok }) },
       { method: 'head', path: `${P}/{repo}/files/{ref}/{path}`, scope: 'read', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/files/${f.sha256}/a.csv`, { method: 'HEAD', token: tok }) },
+      { method: 'post', path: `${P}/{repo}/links`, scope: 'read', ok: [201], send: (srv, tok) => request(srv.url, `${P}/mat/links`, { method: 'POST', token: tok, body: JSON.stringify({ ref: f.sha256, path: 'a.csv' }), headers: { 'content-type': 'application/json' } }) },
       { method: 'post', path: `${P}/{repo}/uploads`, scope: 'write', ok: [201], send: (srv, tok) => request(srv.url, `${P}/mat/uploads`, { method: 'POST', token: tok, body: form, headers: { 'content-type': 'multipart/form-data; boundary=b' } }) },
       // Commit records and dataset history (the record is the same every time: recording it again is a no-op).
       { method: 'post', path: `${P}/{repo}/commits/known`, scope: 'write', ok: [200], send: (srv, tok) => request(srv.url, `${P}/mat/commits/known`, { method: 'POST', token: tok, body: JSON.stringify({ shas: [SHA] }), headers: { 'content-type': 'application/json' } }) },
