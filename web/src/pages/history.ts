@@ -106,11 +106,11 @@ function versionRow(repo: string, path: string, v: Version, n: number): HTMLElem
     { 'data-commit': v.commit },
     h('td', { class: 'num' }, n),
     h('td', null, h('code', { title: v.commit }, short(v.commit, 10))),
-    h('td', null, dateTime(v.time * (v.time < 1e11 ? 1000 : 1))),
+    h('td', { class: 'nowrap' }, dateTime(v.time * (v.time < 1e11 ? 1000 : 1))),
     h('td', { class: 'message' }, firstLine(v.message)),
     h('td', null, typeof v.author === 'string' ? v.author : (v.author?.name ?? '')),
-    h('td', { class: 'num' }, bytes(v.size)),
-    h('td', { class: 'num' }, bytes(v.newBytes)),
+    h('td', { class: 'num nowrap' }, bytes(v.size)),
+    h('td', { class: 'num nowrap' }, bytes(v.newBytes)),
     h('td', null, link(href(['r', repo, 'lineage'], { path, sha256: v.sha256 }), 'lineage'), ' · ', downloadButton({ repo, ref: v.commit, path, dir: v.type === 'dir' })),
   );
 }

@@ -57,8 +57,8 @@ export async function runsPage(repo: string, route: Route): Promise<Node> {
       h('td', null, link(href(['r', repo, 'runs', r.id]), r.stage), h('span', { class: 'muted' }, ` #${r.attempt}`)),
       h('td', { class: `status-${r.status}` }, r.status),
       h('td', null, r.commit ? h('code', { title: r.commit }, short(r.commit)) : '—'),
-      h('td', null, dateTime(r.startedAt)),
-      h('td', { class: 'num' }, duration(r.durationMs)),
+      h('td', { class: 'nowrap' }, dateTime(r.startedAt)),
+      h('td', { class: 'num nowrap' }, duration(r.durationMs)),
       paramKeys.map((k) => h('td', { 'data-param': k }, k in (r.params ?? {}) ? paramText(r.params[k]) : '')),
       metricKeys.map((k) => h('td', { class: 'num', 'data-metric': k }, k in (r.metrics ?? {}) ? num(r.metrics[k]) : '')),
     );
@@ -85,7 +85,8 @@ export async function runsPage(repo: string, route: Route): Promise<Node> {
     h('h1', null, 'Runs'),
     filters,
     pager,
-    h(
+    // Params and metrics add a column each: the table scrolls sideways, the page does not.
+    h('div', { class: 'scroll-x' }, h(
       'table',
       { id: 'runs', 'data-total': page.total },
       h(
@@ -105,7 +106,7 @@ export async function runsPage(repo: string, route: Route): Promise<Node> {
         ),
       ),
       h('tbody', null, rows),
-    ),
+    )),
     page.runs.length === 0 ? h('p', { class: 'muted' }, 'No run matches.') : null,
   );
 }
