@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   dvx(project, 'install');
   dvx(project, 'config', 'runner.on_commit', 'sync');
   dvx(project, 'config', 'runner.autocommit', 'true');
-  sh(project, 'python3', ['generate.py', 'data/raw/customers.csv', '--rows', '20000', '--version', '1']);
+  sh(project, 'python3', ['generate.py', 'data/raw/customers.csv', '--rows', '50000', '--version', '1']);
   dvx(project, 'add', 'data/raw/customers.csv');
   dvx(project, 'remote', 'add', 'origin', `${url}/customers`);
   sh(project, process.execPath, [DVX, 'login', 'origin', '--token', token]);
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   shAll(project, 'git', ['push', '-q', 'origin', 'v1']);
 
   step('New raw data: the next commit re-runs only what became stale');
-  sh(project, 'python3', ['generate.py', 'data/raw/customers.csv', '--rows', '20000', '--version', '2']);
+  sh(project, 'python3', ['generate.py', 'data/raw/customers.csv', '--rows', '50000', '--version', '2']);
   dvx(project, 'status');
   dvx(project, 'add', 'data/raw/customers.csv');
   shAll(project, 'git', ['commit', '-q', '-m', 'customers v2']);

@@ -27,7 +27,7 @@ export interface Segment {
 }
 
 /** Reads of up to this much are merged from adjacent blobs (buffered reads, and a streamed response's first read). */
-export const SEGMENT_BYTES = 4 << 20;
+export const SEGMENT_BYTES = 2 << 20;
 /**
  * Streamed reads (object stores) go up to this much in one request: each
  * request costs a round trip and per-request work in the store, and a stream
