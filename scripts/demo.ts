@@ -2,7 +2,8 @@
 // SQLite and a local data folder, no cloud account), in a temp folder:
 // track data, commit (the pipeline re-runs), push, change the raw data, commit
 // again (only the stale stages re-run), fetch a version over plain HTTP, clone
-// elsewhere and pull, and print the lineage of the model.
+// elsewhere and pull, and print the lineage of the model. `--serve` keeps the
+// server (and its web UI) running at the end; `--keep` keeps the files.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const DVX = join(root, 'dist', 'dvx', 'dvx.js');
 const SERVER = join(root, 'dist', 'server', 'bin.js');
 const keep = process.argv.includes('--keep');
+const serve = process.argv.includes('--serve');
 const base = mkdtempSync(join(tmpdir(), 'dvx-demo-'));
 const env = { ...process.env, DVX_NO_PROGRESS: '1', GIT_AUTHOR_NAME: 'Dana Scientist', GIT_AUTHOR_EMAIL: 'dana@example.com', GIT_COMMITTER_NAME: 'Dana Scientist', GIT_COMMITTER_EMAIL: 'dana@example.com', XDG_CONFIG_HOME: join(base, 'config') };
 let server: ChildProcess | undefined;
@@ -135,6 +137,14 @@ async function main(): Promise<void> {
   step('Lineage: which data versions produced the model');
   dvx(project, 'lineage', 'models/churn-model.json');
   dvx(project, 'models', 'register', 'churn', 'models/churn-model.json', '--alias', 'production');
+  dvx(project, 'push');
+
+  step('The web UI: datasets, history, runs, metrics, lineage and models in a browser');
+  process.stdout.write(`  ${url}/  (sign in with the token ${token})\n`);
+  if (serve) {
+    process.stdout.write('  --serve: the server keeps running until Ctrl-C\n');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
 
   step('Done');
   process.stdout.write(`  server: ${url} (stopping now); files: ${base}${keep ? '' : ' (removed; pass --keep to keep them)'}\n`);
