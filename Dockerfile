@@ -11,6 +11,7 @@ COPY scripts ./scripts
 COPY core ./core
 COPY cli ./cli
 COPY server ./server
+COPY web ./web
 RUN node scripts/build.mjs && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -2,7 +2,7 @@
 // TypeScript to dist/. The .wasm is written next to its .wat as well so that
 // sources run directly under tsx (tests, benchmarks) find it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -99,9 +99,6 @@ async function bundleWeb() {
 }
 
 function copyAssets() {
-  // Static files that ship beside compiled code (the web UI's HTML/CSS, vendored at build).
-  const web = join(root, 'server', 'web', 'static');
-  if (existsSync(web)) cpSync(web, join(dist, 'server', 'web', 'static'), { recursive: true });
   for (const bin of ['server/bin.js']) {
     if (existsSync(join(dist, bin))) chmodSync(join(dist, bin), 0o755);
   }

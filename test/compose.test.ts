@@ -34,6 +34,8 @@ test('ports, EXPOSE and the health check agree with DVX_PORT', () => {
   assert.match(dockerfile, /^USER node$/m, 'runs as a non-root user');
   assert.match(dockerfile, /^FROM node:20/m);
   assert.match(dockerfile, /npm ci/);
+  // The image runs scripts/build.mjs: every source directory it compiles must be copied in first.
+  for (const dir of ['scripts', 'core', 'cli', 'server', 'web']) assert.match(dockerfile, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), `the Dockerfile copies ${dir}/`);
 });
 
 test('Azurite runs the official image with the flags the server needs', () => {
