@@ -47,6 +47,7 @@ const errors = (...codes: number[]) => {
     401: 'no token, or an unknown or revoked one',
     403: 'the token lacks the scope',
     404: 'no such repository (or the token cannot see it), blob, ref or path',
+    410: 'the content (by sha256) was removed by an admin (Git LFS object removal); the message says who and when',
     411: 'Content-Length missing',
     413: 'too large',
     415: 'wrong Content-Type',
@@ -87,7 +88,7 @@ const fileGet = (withPath: boolean, head: boolean) => ({
     },
     '206': { description: 'the requested range (Content-Range)', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
     '304': { description: 'If-None-Match matched' },
-    ...errors(400, 401, 404, 416, 500, 503),
+    ...errors(400, 401, 404, 410, 416, 500, 503),
   },
 });
 
@@ -100,6 +101,7 @@ const lfsErrors = (...codes: number[]) => {
     401: 'no or bad credentials (LFS-Authenticate: Basic realm="dvx")',
     403: 'the token lacks the scope, or the lock is someone else\'s',
     404: 'no such repository (or the token cannot see it), object or lock',
+    410: 'the object was removed by an admin (DELETE); the message says who and when',
     409: 'hash_algo other than sha256; or the path is already locked (body: lock)',
     413: 'an object larger than DVX_LFS_MAX_OBJECT_BYTES, or too many objects in one batch',
     416: 'range not satisfiable',
@@ -119,7 +121,7 @@ const lfsObjectGet = (head: boolean) => ({
   responses: {
     '200': { description: 'the object', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
     '206': { description: 'the requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-    ...lfsErrors(401, 403, 404, 416, 422, 503),
+    ...lfsErrors(401, 403, 404, 410, 416, 422, 503),
   },
 });
 
@@ -349,6 +351,12 @@ export function openApiDocument(): Record<string, unknown> {
         },
         get: lfsObjectGet(false),
         head: lfsObjectGet(true),
+        delete: {
+          summary: 'remove the object from the repository: downloads then answer 410 (who, when) until it is uploaded again; its chunks go at a gc once unreferenced',
+          ...lfsAuthed('admin'),
+          parameters: [repo, oid],
+          responses: { '204': { description: 'removed (or already removed)' }, ...lfsErrors(401, 403, 404, 422, 503) },
+        },
       },
       '/{repo}.git/info/lfs/objects/verify': {
         post: {

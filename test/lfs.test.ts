@@ -394,7 +394,7 @@ for (const backend of BACKENDS) {
         headers: { ...(tok ? { authorization: basic(tok) } : {}), ...(body !== undefined ? { 'content-type': LFS } : {}), accept: LFS },
         body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
       });
-    const cases: { method: string; path: string; scope: 'read' | 'write'; ok: number[]; send: (tok: string | undefined) => Promise<Awaited<ReturnType<typeof request>>> }[] = [
+    const cases: { method: string; path: string; scope: 'read' | 'write' | 'admin'; ok: number[]; send: (tok: string | undefined) => Promise<Awaited<ReturnType<typeof request>>> }[] = [
       { method: 'post', path: '/objects/batch', scope: 'read', ok: [200], send: (tok) => call('POST', '/objects/batch', tok, { operation: 'download', objects: [{ oid, size: obj.length }] }) },
       { method: 'put', path: '/objects/{oid}', scope: 'write', ok: [200], send: (tok) => call('PUT', `/objects/${oid}`, tok, obj) },
       { method: 'get', path: '/objects/{oid}', scope: 'read', ok: [200], send: (tok) => call('GET', `/objects/${oid}`, tok) },
@@ -412,6 +412,17 @@ for (const backend of BACKENDS) {
           // The caller's own lock, when it may take one.
           const l = await call('POST', '/locks', tok, { path: `u${n++}.bin` });
           return call('POST', `/locks/${l.status === 201 ? l.json().lock.id : '1'}/unlock`, tok, {});
+        },
+      },
+      {
+        // Last, and the object stored again first: each removal finds it there.
+        method: 'delete',
+        path: '/objects/{oid}',
+        scope: 'admin',
+        ok: [204],
+        send: async (tok) => {
+          assert.equal((await call('PUT', `/objects/${oid}`, s.adminToken, obj)).status, 200);
+          return call('DELETE', `/objects/${oid}`, tok);
         },
       },
     ];
@@ -434,6 +445,77 @@ for (const backend of BACKENDS) {
         if (a.status >= 400 && c.method !== 'head') lfsError(a);
       }
     }
+  });
+
+  test(`an admin removes an object: clones fail with 410 naming who and when; pushing it again restores it (${backend})`, async (t) => {
+    const s = await startServer(t, { backend, azurite });
+    const write = JSON.parse((await s.admin(['token', 'create', '--repo', 'rm', '--scope', 'write', '--description', 'alice', '--json'])).stdout).token as string;
+    const admin = JSON.parse((await s.admin(['token', 'create', '--repo', 'rm', '--scope', 'admin', '--description', 'carol-admin', '--json'])).stdout).token as string;
+    const alice = await lfsUser(t, { lfsUrl: lfsUrl(s, 'rm'), password: write, name: 'alice' });
+    const bare = await bareRemote(t, alice);
+    const ws = await lfsRepo(t, alice, bare, ['*.bin']);
+    const secret = seededBytes(60, 400_000);
+    const kept = seededBytes(61, 100_000);
+    const oid = sha(secret);
+    writeFileSync(join(ws, 'secret.bin'), secret);
+    writeFileSync(join(ws, 'kept.bin'), kept);
+    await alice.gitOk(ws, ['add', '-A']);
+    await alice.gitOk(ws, ['commit', '-qm', 'two objects']);
+    await alice.gitOk(ws, ['push', '-q', 'origin', 'main']);
+    const objectUrl = `/rm.git/info/lfs/objects/${oid}`;
+    assert.equal((await request(s.url, objectUrl, { headers: { authorization: basic(write) } })).status, 200);
+
+    // Write scope may not remove; an unknown object is 404; admin removes it (204, and again 204).
+    const denied = await request(s.url, objectUrl, { method: 'DELETE', headers: { authorization: basic(write) } });
+    assert.equal(denied.status, 403);
+    assert.match(lfsError(denied), /admin scope/);
+    const unknown = await request(s.url, `/rm.git/info/lfs/objects/${'0'.repeat(64)}`, { method: 'DELETE', headers: { authorization: basic(admin) } });
+    assert.equal(unknown.status, 404);
+    lfsError(unknown);
+    const before = Date.now();
+    const removed = await request(s.url, objectUrl, { method: 'DELETE', headers: { authorization: basic(admin) } });
+    assert.equal(removed.status, 204, removed.text());
+    assert.equal((await request(s.url, objectUrl, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status, 204, 'removing again is not an error');
+
+    // Batch download: a per-object 410 naming who and when; the other object is still there.
+    const b = await batch(s, 'rm', write, { operation: 'download', transfers: ['basic'], objects: [{ oid, size: secret.length }, { oid: sha(kept), size: kept.length }] });
+    assert.equal(b.status, 200);
+    const [gone, still] = b.json().objects;
+    assert.equal(gone.error.code, 410);
+    assert.equal(gone.actions, undefined);
+    assert.match(gone.error.message, /removed by carol-admin at (\S+);/);
+    const when = Date.parse(/ at (\S+);/.exec(gone.error.message)![1]!);
+    assert.ok(when >= before - 1000 && when <= Date.now(), `removal time ${when} is the removal's`);
+    assert.ok(still.actions.download.href);
+    // GET and HEAD of the object: 410 with the LFS error body; the files route by sha256: 410 too.
+    const get = await request(s.url, objectUrl, { headers: { authorization: basic(write) } });
+    assert.equal(get.status, 410);
+    assert.match(lfsError(get), /removed by carol-admin/);
+    assert.equal((await request(s.url, objectUrl, { method: 'HEAD', headers: { authorization: basic(write) } })).status, 410);
+    const plain = await request(s.url, `/api/v1/repos/rm/files/${oid}`, { token: write });
+    assert.equal(plain.status, 410);
+    assert.match(plain.json().error.message, /removed .* by carol-admin/);
+
+    // A fresh clone cannot get it: git lfs pull fails and says why.
+    const top = tempDir(t);
+    await alice.gitOk(top, ['clone', '-q', bare, 'c1'], { GIT_LFS_SKIP_SMUDGE: '1' });
+    const pull = await alice.git(join(top, 'c1'), ['lfs', 'pull']);
+    t.diagnostic(`git lfs pull of a removed object: exit ${pull.code}; ${(pull.stderr + pull.stdout).trim().split('\n').slice(0, 4).join(' | ')}`);
+    assert.notEqual(pull.code, 0);
+    assert.match(pull.stderr + pull.stdout, /\[410\] object [0-9a-f]{64} was removed by carol-admin at /);
+    assert.ok(readFileSync(join(top, 'c1', 'kept.bin')).equals(kept), 'the other object was pulled');
+    assert.match(readFileSync(join(top, 'c1', 'secret.bin'), 'utf8'), /^version https:\/\/git-lfs/);
+
+    // Pushing it again (from the workspace that has it) uploads it and restores it.
+    const up = await batch(s, 'rm', write, { operation: 'upload', transfers: ['basic'], objects: [{ oid, size: secret.length }] });
+    assert.ok(up.json().objects[0].actions.upload.href, 'a removed object gets upload actions');
+    await alice.gitOk(ws, ['lfs', 'push', '--object-id', 'origin', oid]);
+    const back = await request(s.url, objectUrl, { headers: { authorization: basic(write) } });
+    assert.equal(back.status, 200);
+    assert.ok(back.body.equals(secret));
+    await alice.gitOk(top, ['clone', '-q', bare, 'c2']);
+    assert.ok(readFileSync(join(top, 'c2', 'secret.bin')).equals(secret), 'a clone works again');
+    await alice.gitOk(join(top, 'c2'), ['lfs', 'fsck']);
   });
 
   test(`a full disk answers 507 and records nothing (${backend})`, async (t) => {

@@ -287,4 +287,21 @@ CREATE TABLE model_aliases (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 5,
+    name: 'git lfs removed objects',
+    sql: `
+-- Git LFS objects an admin removed from a repository (docs/protocol.md "Git LFS"):
+-- their repo_files row is gone; this tombstone makes downloads answer 410 (not
+-- 404) until the same content is uploaded again, which deletes it
+CREATE TABLE lfs_removed (
+  rid INTEGER NOT NULL REFERENCES repos(rid) ON DELETE CASCADE,
+  sha256 BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  removed_at INTEGER NOT NULL,
+  by TEXT NOT NULL,
+  PRIMARY KEY (rid, sha256)
+) WITHOUT ROWID;
+`,
+  },
 ];

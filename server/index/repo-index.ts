@@ -33,6 +33,11 @@ export class RepoIndex {
       membersOfRepo: db.prepare('SELECT r.id FROM repo_blobs r WHERE r.rid = ?').pluck(),
       pruneMembers: db.prepare('DELETE FROM repo_blobs WHERE id NOT IN (SELECT id FROM blobs)'),
       pruneFiles: db.prepare('DELETE FROM repo_files WHERE NOT EXISTS (SELECT 1 FROM repo_blobs r WHERE r.rid = repo_files.rid AND r.id = repo_files.manifest)'),
+      fileRow: db.prepare('SELECT size FROM repo_files WHERE rid = ? AND sha256 = ?').pluck(),
+      deleteFile: db.prepare('DELETE FROM repo_files WHERE rid = ? AND sha256 = ?'),
+      addRemoved: db.prepare('INSERT INTO lfs_removed (rid, sha256, size, removed_at, by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(rid, sha256) DO NOTHING'),
+      removed: db.prepare('SELECT size, removed_at AS removedAt, by FROM lfs_removed WHERE rid = ? AND sha256 = ?'),
+      clearRemoved: db.prepare('DELETE FROM lfs_removed WHERE rid = ? AND sha256 = ?'),
       dangling: db.prepare('SELECT p.name, r.id FROM repo_blobs r JOIN repos p ON p.rid = r.rid WHERE r.id NOT IN (SELECT id FROM blobs) LIMIT ?').raw(),
     };
   }
@@ -72,8 +77,38 @@ export class RepoIndex {
     return added;
   }
 
+  /** Makes content servable by sha256; content an admin removed (removeFile) is restored by being uploaded again, whatever the route. */
   addFile(rid: number, sha256: string, manifest: string, size: number): void {
     this.s.addFile.run(rid, bin(sha256), bin(manifest), size);
+    this.s.clearRemoved.run(rid, bin(sha256));
+  }
+
+  /**
+   * Withdraws content from the repository (Git LFS object removal): it is no
+   * longer served by sha256, and a tombstone says who removed it and when.
+   * Returns 'removed', 'already' (a tombstone exists: kept as it was) or
+   * 'unknown' (the repository never had it). Run inside a transaction.
+   *
+   * Only the sha256 → manifest entry goes. The manifest and its chunks stay
+   * members of the repository (repo_blobs), so they stay gc roots: a
+   * dvx-tracked file, a directory tree or a commit record of the repository
+   * may name the same manifest, and taking membership away would break them.
+   * So gc keeps the bytes while the repository exists (deleting the
+   * repository releases them, as for every other removal); downloads of the
+   * content by sha256 answer 410 meanwhile.
+   */
+  removeFile(opts: { rid: number; sha256: string; by: string; now: number }): 'removed' | 'already' | 'unknown' {
+    const key = bin(opts.sha256);
+    const size = this.s.fileRow.get(opts.rid, key) as number | undefined;
+    if (size === undefined) return this.s.removed.get(opts.rid, key) ? 'already' : 'unknown';
+    this.s.deleteFile.run(opts.rid, key);
+    this.s.addRemoved.run(opts.rid, key, size, opts.now, opts.by);
+    return 'removed';
+  }
+
+  /** Who removed content from the repository, and when; undefined unless removed (and not uploaded again since). */
+  removedFile(rid: number, sha256: string): { size: number; removedAt: number; by: string } | undefined {
+    return this.s.removed.get(rid, bin(sha256)) as { size: number; removedAt: number; by: string } | undefined;
   }
 
   /** The file manifest of content the repository can serve, by sha256. */

@@ -44,6 +44,8 @@ async function resolve(store: Store, rid: number, ref: string, path: string): Pr
   if (type === undefined && isId(ref as unknown)) {
     const file = store.repos.fileBySha256(rid, ref);
     if (file) return { kind: 'file', manifest: file.manifest, name: path };
+    const removed = store.repos.removedFile(rid, ref);
+    if (removed) throw new HttpError(410, 'removed', `the content with sha256 ${ref} was removed from this repository by ${removed.by} at ${new Date(removed.removedAt).toISOString()} (Git LFS object removal); upload it again to restore it`);
   }
   const commit = findCommit(store, rid, ref);
   if (!commit) throw new HttpError(404, 'not_found', `no manifest, file content, branch, tag or recorded commit named ${JSON.stringify(ref.slice(0, 120))} in this repository`);

@@ -17,6 +17,8 @@ import { serveFile } from '../serve-file.ts';
  * repository's chunk store, found by its sha256 (repo_files): uploads stream
  * straight into the chunker (so an object shares chunks with dvx-tracked files
  * and with its own other versions), downloads stream from the packs with Range.
+ * An admin may remove an object (DELETE): downloads then answer 410 with who
+ * removed it and when, until someone uploads the same content again.
  */
 export const LFS_PREFIX = '/:repo.git/info/lfs';
 const MAX_BATCH_OBJECTS = 1000;
@@ -57,6 +59,11 @@ function oidParam(req: Request): string {
   const oid = String(req.params.oid ?? '');
   if (!OID_RE.test(oid)) throw new HttpError(422, 'bad_oid', `invalid object id ${JSON.stringify(oid.slice(0, 80))}: expected a sha256 as 64 lowercase hex digits`);
   return oid;
+}
+
+/** Why a removed object cannot be downloaded: said per object in a batch, and as the 410 of GET/HEAD. */
+function removedMessage(oid: string, r: { removedAt: number; by: string }): string {
+  return `object ${oid} was removed by ${r.by} at ${new Date(r.removedAt).toISOString()}; it is no longer on the server: upload it again (git lfs push --object-id) to restore it`;
 }
 
 function isSize(v: unknown): v is number {
@@ -110,10 +117,15 @@ export function lfsRoutes(app: Express, store: Store, logger: Logger, auth: Auth
         const have = row ? store.repos.fileBySha256(row.rid, oid) : undefined;
         if (have && have.size !== size) return { oid, size, error: { code: 422, message: `this object is ${have.size} bytes on the server, not ${size}` } };
         if (body.operation === 'download') {
-          if (!have) return { oid, size, error: { code: 404, message: 'object not found on the server' } };
+          if (!have) {
+            const removed = row && store.repos.removedFile(row.rid, oid);
+            if (removed) return { oid, size, error: { code: 410, message: removedMessage(oid, removed) } };
+            return { oid, size, error: { code: 404, message: 'object not found on the server' } };
+          }
           return { oid, size, authenticated: true, actions: { download: { href: `${href}/objects/${oid}`, ...header(req) } } };
         }
-        // Already stored: no actions, the client skips it.
+        // Already stored: no actions, the client skips it. A removed object is
+        // not stored: it gets upload actions, and its upload restores it.
         if (have) return { oid, size, authenticated: true };
         return {
           oid,
@@ -170,9 +182,31 @@ export function lfsRoutes(app: Express, store: Store, logger: Logger, auth: Auth
     const row = store.repos.get(repo);
     if (!row) throw new HttpError(404, 'repo_not_found', `no repository named ${JSON.stringify(repo)} (or this token cannot see it)`);
     const have = store.repos.fileBySha256(row.rid, oid);
-    if (!have) throw new HttpError(404, 'not_found', `object ${oid} is not on the server`);
+    if (!have) {
+      const removed = store.repos.removedFile(row.rid, oid);
+      if (removed) throw new HttpError(410, 'removed', removedMessage(oid, removed));
+      throw new HttpError(404, 'not_found', `object ${oid} is not on the server`);
+    }
     await serveFile({ req, res, store, logger, manifest: have.manifest, name: '' });
   });
   app.get(`${LFS_PREFIX}/objects/:oid`, download);
   app.head(`${LFS_PREFIX}/objects/:oid`, download);
+
+  // Removal by the owner (not part of the LFS API, which only defines its 410):
+  // the object stops being served at once; its chunks stay until gc finds them
+  // unreferenced (RepoIndex.removeFile says why that is while the repository exists).
+  app.delete(
+    `${LFS_PREFIX}/objects/:oid`,
+    lfsRoute(logger, (req, res) => {
+      const repo = repoParam(req);
+      const p = lfsAuthorize(auth, req, repo, 'admin');
+      const oid = oidParam(req);
+      const row = store.repos.get(repo);
+      if (!row) throw new HttpError(404, 'repo_not_found', `no repository named ${JSON.stringify(repo)} (or this token cannot see it)`);
+      const done = store.transaction(() => store.repos.removeFile({ rid: row.rid, sha256: oid, by: p.name, now: Date.now() }));
+      if (done === 'unknown') throw new HttpError(404, 'not_found', `object ${oid} is not in ${repo}: nothing to remove`);
+      logger.info({ reqId: req.id, repo, oid, by: p.name, already: done === 'already' }, 'lfs object removed');
+      res.status(204).end();
+    }),
+  );
 }
