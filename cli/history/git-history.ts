@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import git, { type PromiseFsClient, type TreeEntry } from 'isomorphic-git';
+import git, { type PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
@@ -48,7 +48,7 @@ export class GitHistory {
   private readonly commits = new Map<string, CommitInfo>();
   private readonly pointerBlobs = new Map<string, Pointer>();
   private readonly treePointers = new Map<string, ReadonlyArray<readonly [string, string]>>();
-  private readonly trees = new Map<string, Promise<TreeEntry[]>>();
+  private readonly trees = new Map<string, Promise<string[]>>();
   private readonly fs: GitFs & PromiseFsClient;
 
   private constructor(readonly dir: string, readonly gitdir: string) {
@@ -108,11 +108,18 @@ export class GitHistory {
     }
   }
 
-  /** A tree's entries, read once per object id. */
-  private treeEntries(oid: string): Promise<TreeEntry[]> {
+  /**
+   * A tree's entries, read once per object id, as raw strings (the entry's
+   * bytes as latin1: mode, name, object id): two equal strings are the same
+   * entry, so comparing two trees needs no decoding of the entries they share.
+   */
+  private rawTree(oid: string): Promise<string[]> {
     let t = this.trees.get(oid);
     if (!t) {
-      t = this.read(() => git.readTree({ ...this.base, oid })).then((r) => r.tree);
+      t = this.read(() => git.readObject({ ...this.base, oid, format: 'content' })).then((r) => {
+        if (r.type !== 'tree') throw new DvxError('bad_tree', `git object ${oid} is a ${r.type}, not a tree`);
+        return splitTree(r.object as Uint8Array, oid.length / 2);
+      });
       t.catch(() => this.trees.delete(oid));
       this.trees.set(oid, t);
     }
@@ -159,7 +166,7 @@ export class GitHistory {
     const cached = this.treePointers.get(tree);
     if (cached) return cached;
     const out: [string, string][] = [];
-    for (const e of await this.treeEntries(tree)) {
+    for (const e of (await this.rawTree(tree)).map(decodeEntry)) {
       if (e.type === 'tree') {
         if (at === '' && e.path === '.dvx') continue;
         for (const [p, b] of await this.pointerEntries(e.oid, `${at}${e.path}/`)) out.push([`${e.path}/${p}`, b]);
@@ -182,9 +189,13 @@ export class GitHistory {
 
   private async diffTrees(a: string | undefined, b: string | undefined, prefix: string, out: PointerChanges, commit: string): Promise<void> {
     if (a === b) return;
-    const list = async (t: string | undefined) => (t ? await this.treeEntries(t) : []);
-    const ea = new Map((await list(a)).map((e) => [e.path, e]));
-    const eb = new Map((await list(b)).map((e) => [e.path, e]));
+    const ra = a ? await this.rawTree(a) : [];
+    const rb = b ? await this.rawTree(b) : [];
+    // Entries present, byte for byte, on both sides did not change: decode only the rest.
+    const inA = new Set(ra);
+    const inB = new Set(rb);
+    const ea = new Map(ra.filter((e) => !inB.has(e)).map((e) => decodeEntry(e)).map((e) => [e.path, e]));
+    const eb = new Map(rb.filter((e) => !inA.has(e)).map((e) => decodeEntry(e)).map((e) => [e.path, e]));
     for (const name of new Set([...ea.keys(), ...eb.keys()])) {
       if (prefix === '' && name === '.dvx') continue;
       const x = ea.get(name);
@@ -295,6 +306,34 @@ export class GitHistory {
     }
     return out.sort((a, b) => b.committer.time - a.committer.time);
   }
+}
+
+interface RawTreeEntry {
+  readonly path: string;
+  readonly type: 'tree' | 'blob' | 'commit';
+  readonly oid: string;
+}
+
+/** A tree object's entries ("<mode> <name>\0<id bytes>" each) as latin1 strings, in order. */
+function splitTree(bytes: Uint8Array, idBytes: number): string[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  for (let i = 0; i < buf.length; ) {
+    const nul = buf.indexOf(0, i);
+    if (nul < 0 || nul + 1 + idBytes > buf.length) throw new DvxError('bad_tree', 'a git tree object is truncated');
+    const end = nul + 1 + idBytes;
+    out.push(buf.toString('latin1', i, end));
+    i = end;
+  }
+  return out;
+}
+
+function decodeEntry(raw: string): RawTreeEntry {
+  const sp = raw.indexOf(' ');
+  const nul = raw.indexOf('\0', sp);
+  const mode = raw.slice(0, sp);
+  const type = mode === '40000' || mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+  return { path: Buffer.from(raw.slice(sp + 1, nul), 'latin1').toString('utf8'), type, oid: Buffer.from(raw.slice(nul + 1), 'latin1').toString('hex') };
 }
 
 /** Parents before children (Kahn's algorithm over the commits given). */
