@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
@@ -13,7 +13,8 @@ export async function run(name: string, args: string[]): Promise<void> {
   if (!(HOOK_NAMES as readonly string[]).includes(name)) throw new DvxError('usage', `unknown hook ${JSON.stringify(name)}; dvx handles ${HOOK_NAMES.join(', ')}`);
   const top = gitTopLevel(process.cwd());
   if (!top || !existsSync(join(top, DVX_DIR, CONFIG_FILE))) return;
-  const ws = Workspace.find();
+  // The top was just asked of git: do not ask again (each git start costs ~30 ms, on every commit).
+  const ws = Workspace.at(realpathSync(top));
   try {
     await dispatch(ws, name as HookName, args);
   } finally {

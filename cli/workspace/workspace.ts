@@ -114,11 +114,30 @@ export class Workspace {
     return posix;
   }
 
-  /** Every pointer file in the working tree that git does not ignore, parsed. */
+  /**
+   * Every pointer file in the working tree that git does not ignore, parsed.
+   * A pointer file whose stat signature is unchanged since it was last parsed
+   * is not read again (the stat cache remembers it).
+   */
   tracked(): Tracked[] {
-    return gitListFiles(this.root, ['*.dvx', ':!:.dvx/**'])
-      .filter((p) => dataPathOf(p) !== undefined && existsSync(this.abs(p)))
-      .map((p) => this.readTracked(p));
+    const stats = this.statCache();
+    const out: Tracked[] = [];
+    for (const p of gitListFiles(this.root, ['*.dvx', ':!:.dvx/**'])) {
+      const dataPath = dataPathOf(p);
+      if (dataPath === undefined) continue;
+      const st = statSync(this.abs(p), { throwIfNoEntry: false });
+      if (!st) continue;
+      const known = st.isFile() ? stats.knownPointer(p, st) : undefined;
+      if (known) {
+        out.push({ pointerPath: p, dataPath, pointer: known });
+        continue;
+      }
+      const t = this.readTracked(p);
+      if (t.pointer && st.isFile()) stats.recordPointer(p, st, t.pointer);
+      out.push(t);
+    }
+    stats.flush();
+    return out;
   }
 
   /** Tracked paths at or under the given workspace paths (all when none given). */
