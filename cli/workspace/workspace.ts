@@ -7,6 +7,7 @@ import { LocalCache } from '../cache/local-cache.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 import { gitListFiles, gitTopLevel } from '../git.ts';
 import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
+import { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 import { StatCache } from './stat-cache.ts';
 
 /**
@@ -14,9 +15,7 @@ import { StatCache } from './stat-cache.ts';
  * between what users type (paths relative to their cwd) and workspace paths
  * (relative to the root, '/'-separated), and opens the cache and state lazily.
  */
-export const DVX_DIR = '.dvx';
-export const CONFIG_FILE = 'config.yaml';
-export const LOCAL_CONFIG_FILE = 'config.local.yaml';
+export { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 
 export interface Tracked {
   /** workspace path of the pointer file */
