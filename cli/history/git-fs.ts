@@ -24,8 +24,10 @@ export interface GitFs {
 
 const LOOSE = /\/objects\/([0-9a-f]{2})\/([0-9a-f]{38,62})$/;
 
+/** A "no such file" error without a stack trace: isomorphic-git only looks at its code, thousands of times. */
 function enoent(path: string): NodeJS.ErrnoException {
-  const e: NodeJS.ErrnoException = new Error(`ENOENT: no such file or directory, open '${path}'`);
+  const e = Object.create(Error.prototype) as NodeJS.ErrnoException;
+  e.message = `ENOENT: no such file or directory, open '${path}'`;
   e.code = 'ENOENT';
   return e;
 }
@@ -33,6 +35,7 @@ function enoent(path: string): NodeJS.ErrnoException {
 export function gitFs(gitdir: string): GitFs & PromiseFsClient {
   let stats = new Map<string, Promise<Stats>>();
   let listings = new Map<string, Promise<string[]>>();
+  let looseDirs = new Map<string, Promise<Set<string>>>();
   const prefix = gitdir.endsWith('/') ? gitdir : `${gitdir}/`;
   const inGitdir = (p: string) => p.startsWith(prefix) || p === gitdir;
 
@@ -53,10 +56,12 @@ export function gitFs(gitdir: string): GitFs & PromiseFsClient {
       const m = LOOSE.exec(path);
       if (m && inGitdir(path)) {
         const dir = path.slice(0, path.length - m[2]!.length - 1);
-        return readdir(dir).then(
-          (names) => (names.includes(m[2]!) ? fsp.readFile(path, options as never) : Promise.reject(enoent(path))),
-          () => Promise.reject(enoent(path)),
-        );
+        let names = looseDirs.get(dir);
+        if (!names) {
+          names = fsp.readdir(dir).then((l) => new Set(l), () => new Set<string>());
+          looseDirs.set(dir, names);
+        }
+        return names.then((n) => (n.has(m[2]!) ? fsp.readFile(path, options as never) : Promise.reject(enoent(path))));
       }
       return fsp.readFile(path, options as never);
     },
@@ -82,6 +87,7 @@ export function gitFs(gitdir: string): GitFs & PromiseFsClient {
     forget() {
       stats = new Map();
       listings = new Map();
+      looseDirs = new Map();
     },
   };
   // The signatures are Node's fs.promises ones, which isomorphic-git's client type spells loosely.
