@@ -41,6 +41,13 @@ function compileTs() {
  * of its own (a Worker loads a file); better-sqlite3 is native, so it stays a
  * package.
  */
+const pakoViaZlib = {
+  name: 'pako-via-zlib',
+  setup(build) {
+    build.onResolve({ filter: /^pako$/ }, (args) => (/[\\/]isomorphic-git[\\/]/.test(args.importer) ? { path: join(root, 'scripts', 'pako-zlib.mjs') } : undefined));
+  },
+};
+
 async function bundleCli() {
   const esbuild = await import('esbuild');
   const out = join(dist, 'dvx');
@@ -53,6 +60,7 @@ async function bundleCli() {
     platform: 'node',
     target: 'node20',
     external: ['better-sqlite3'],
+    plugins: [pakoViaZlib],
     sourcemap: true,
     logLevel: 'warning',
     // Bundled CommonJS packages call require() for Node builtins.

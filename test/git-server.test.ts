@@ -1,11 +1,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeFileManifest } from '../core/file-manifest.ts';
+import { decodePointer } from '../core/pointer.ts';
 import { decodePack } from '../core/pack.ts';
 import { encodeIdList, MediaType, type CommitRecord, type RecordPointer } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
@@ -229,6 +230,76 @@ const fakeSha = (prefix = '') => prefix + randomBytes(20).toString('hex').slice(
 
 function pointer(path: string, f: TestFile): RecordPointer {
   return { path, type: 'file', size: f.data.length, sha256: f.sha256, manifest: f.manifest.id };
+}
+
+for (const backend of BACKENDS) {
+  test(`a pushed range with a merge, a removed tracked path and an annotated tag: the datasets at every commit are what git shows (${backend})`, async (t) => {
+    const server = await startServer(t, { backend, azurite });
+    const repo = 'range';
+    const token = await server.token(repo, 'write');
+    const env = { DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '2' };
+    const ws = await workspace(t);
+    const bare = tempDir(t, 'dvx-bare-');
+    git(bare, ['init', '-q', '--bare', '-b', 'main']);
+    git(ws, ['remote', 'add', 'origin', bare]);
+    await dvxOk(ws, ['install']);
+    await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+    const put = (path: string, seed: number, size: number) => {
+      mkdirSync(join(ws, path, '..'), { recursive: true });
+      writeFileSync(join(ws, path), seededBytes(seed, size));
+    };
+
+    // The server has the first commit; everything after it goes in one push.
+    put('a.bin', 1, 3000);
+    put('b.bin', 2, 4000);
+    put('deep/er/c.bin', 3, 5000);
+    for (let i = 0; i < 3; i++) put(`set/${i}.bin`, 10 + i, 1000 + i);
+    await dvxOk(ws, ['add', 'a.bin', 'b.bin', 'deep/er/c.bin', 'set']);
+    gitOk(ws, ['commit', '-qm', 'base'], env);
+    gitOk(ws, ['push', '-q', 'origin', 'main'], env);
+
+    gitOk(ws, ['checkout', '-q', '-b', 'feature'], env);
+    put('a.bin', 4, 3100);
+    await dvxOk(ws, ['add', 'a.bin']);
+    gitOk(ws, ['commit', '-qm', 'feature: a changes'], env);
+    put('new/d.bin', 5, 2000);
+    put('set/3.bin', 13, 1003);
+    await dvxOk(ws, ['add', 'new/d.bin', 'set']);
+    gitOk(ws, ['commit', '-qm', 'feature: d is new, set grows'], env);
+
+    gitOk(ws, ['checkout', '-q', 'main'], env);
+    git(ws, ['rm', '-q', 'b.bin.dvx']);
+    gitOk(ws, ['commit', '-qm', 'main: b is gone'], env);
+    put('deep/er/c.bin', 6, 5100);
+    await dvxOk(ws, ['add', 'deep/er/c.bin']);
+    gitOk(ws, ['commit', '-qm', 'main: c changes'], env);
+    gitOk(ws, ['merge', '-q', '--no-ff', '-m', 'merge feature', 'feature'], env);
+    put('a.bin', 7, 3200);
+    await dvxOk(ws, ['add', 'a.bin']);
+    gitOk(ws, ['commit', '-qm', 'after the merge'], env);
+    gitOk(ws, ['tag', '-a', 'v2', '-m', 'release 2']);
+    gitOk(ws, ['push', '-q', 'origin', 'main', 'v2'], env);
+
+    const commits = git(ws, ['rev-list', 'main']).trim().split('\n');
+    assert.equal(commits.length, 7);
+    for (const c of commits) {
+      const expected = git(ws, ['ls-tree', '-r', '--name-only', c])
+        .trim()
+        .split('\n')
+        .filter((p) => p.endsWith('.dvx') && !p.startsWith('.dvx/'))
+        .map((p) => {
+          const ptr = decodePointer(execFileSync('git', ['show', `${c}:${p}`], { cwd: ws }));
+          return { path: p.slice(0, -4), type: ptr.type, size: ptr.size, ...(ptr.files !== undefined ? { files: ptr.files } : {}), sha256: ptr.sha256, manifest: ptr.manifest };
+        })
+        .sort((x, y) => (x.path < y.path ? -1 : 1));
+      const got = await getJson(server, token, api(repo, `datasets?ref=${c}`));
+      assert.deepEqual([...got.datasets].sort((x: any, y: any) => (x.path < y.path ? -1 : 1)), expected, `datasets at ${c}: ${git(ws, ['log', '-1', '--format=%s', c]).trim()}`);
+    }
+    const tagged = await getJson(server, token, api(repo, 'commits/refs/tags/v2'));
+    assert.equal(tagged.sha, commits[0]);
+    const merge = await getJson(server, token, api(repo, `commits/${git(ws, ['rev-parse', 'main^']).trim()}`));
+    assert.equal(merge.parents.length, 2);
+  });
 }
 
 function record(sha: string, parents: string[], time: number, data: { pointers?: RecordPointer[]; set?: RecordPointer[]; removed?: string[] }, message = `commit ${sha.slice(0, 7)}`): CommitRecord {

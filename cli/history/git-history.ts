@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import git from 'isomorphic-git';
+import git, { type PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
+import { gitFs, type GitFs } from './git-fs.ts';
 
 /**
  * Reads git history with isomorphic-git, without spawning git: commits, and the
@@ -11,7 +11,10 @@ import { gitSync } from '../git.ts';
  * must never write a repository the git CLI may be writing.
  *
  * Trees are compared by object id, so finding what changed between two commits
- * touches only the subtrees that differ; pointer blobs are decoded once.
+ * touches only the subtrees that differ; trees are read and pointer blobs
+ * decoded once per object id. One isomorphic-git cache and one file system
+ * (./git-fs.ts) serve every read, so walking a thousand commits costs little
+ * more than inflating the objects that changed.
  */
 export interface CommitInfo {
   readonly sha: string;
@@ -45,8 +48,12 @@ export class GitHistory {
   private readonly commits = new Map<string, CommitInfo>();
   private readonly pointerBlobs = new Map<string, Pointer>();
   private readonly treePointers = new Map<string, ReadonlyArray<readonly [string, string]>>();
+  private readonly trees = new Map<string, Promise<string[]>>();
+  private readonly fs: GitFs & PromiseFsClient;
 
-  private constructor(readonly dir: string, readonly gitdir: string) {}
+  private constructor(readonly dir: string, readonly gitdir: string) {
+    this.fs = gitFs(gitdir);
+  }
 
   static open(root: string): GitHistory {
     const raw = gitSync(root, ['rev-parse', '--git-dir']).trim();
@@ -54,7 +61,69 @@ export class GitHistory {
   }
 
   private get base() {
-    return { fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache };
+    return { fs: this.fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache };
+  }
+
+  /**
+   * Runs an isomorphic-git read; if the object is not found, the file system's
+   * remembered listings may predate a write by git (a new pack, a loose
+   * object): forget them and try once more.
+   */
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NotFoundError') throw err;
+      this.fs.forget();
+      return fn();
+    } finally {
+      this.enableDeltaCache();
+    }
+  }
+
+  private readonly packsSeen = new WeakSet<object>();
+
+  /**
+   * isomorphic-git keeps inflated pack objects (delta bases) only once a
+   * pack's `readDepth` counter passes 3, but a pack opened from its .idx never
+   * gets that counter set (undefined + 1 is NaN): every read then inflates the
+   * object's whole delta chain again (a fast-import pack of 1,000 commits: 110,000
+   * inflates for 6,000 objects). Start the counter of every pack in our cache.
+   * If a later isomorphic-git keeps its packs elsewhere, this finds nothing.
+   */
+  private enableDeltaCache(): void {
+    for (const sym of Object.getOwnPropertySymbols(this.cache)) {
+      const packs = (this.cache as Record<symbol, unknown>)[sym];
+      if (!(packs instanceof Map)) continue;
+      for (const pending of packs.values()) {
+        if (!pending || this.packsSeen.has(pending)) continue;
+        this.packsSeen.add(pending);
+        void Promise.resolve(pending).then(
+          (p: { readDepth?: number; offsetCache?: unknown } | undefined) => {
+            if (p && typeof p === 'object' && 'offsetCache' in p && !(Number(p.readDepth) >= 0)) p.readDepth = 0;
+          },
+          () => undefined,
+        );
+      }
+    }
+  }
+
+  /**
+   * A tree's entries, read once per object id, as raw strings (the entry's
+   * bytes as latin1: mode, name, object id): two equal strings are the same
+   * entry, so comparing two trees needs no decoding of the entries they share.
+   */
+  private rawTree(oid: string): Promise<string[]> {
+    let t = this.trees.get(oid);
+    if (!t) {
+      t = this.read(() => git.readObject({ ...this.base, oid, format: 'content' })).then((r) => {
+        if (r.type !== 'tree') throw new DvxError('bad_tree', `git object ${oid} is a ${r.type}, not a tree`);
+        return splitTree(r.object as Uint8Array, oid.length / 2);
+      });
+      t.catch(() => this.trees.delete(oid));
+      this.trees.set(oid, t);
+    }
+    return t;
   }
 
   static isZero(sha: string): boolean {
@@ -75,7 +144,7 @@ export class GitHistory {
   async commit(sha: string): Promise<CommitInfo> {
     let c = this.commits.get(sha);
     if (c) return c;
-    const { commit } = await git.readCommit({ ...this.base, oid: sha });
+    const { commit } = await this.read(() => git.readCommit({ ...this.base, oid: sha }));
     const person = (p: { name: string; email: string; timestamp: number; timezoneOffset: number }): Person => ({ name: p.name, email: p.email, time: p.timestamp, tz: formatTz(p.timezoneOffset) });
     c = { sha, parents: commit.parent, tree: commit.tree, message: commit.message, author: person(commit.author), committer: person(commit.committer) };
     this.commits.set(sha, c);
@@ -97,8 +166,7 @@ export class GitHistory {
     const cached = this.treePointers.get(tree);
     if (cached) return cached;
     const out: [string, string][] = [];
-    const { tree: entries } = await git.readTree({ ...this.base, oid: tree });
-    for (const e of entries) {
+    for (const e of (await this.rawTree(tree)).map(decodeEntry)) {
       if (e.type === 'tree') {
         if (at === '' && e.path === '.dvx') continue;
         for (const [p, b] of await this.pointerEntries(e.oid, `${at}${e.path}/`)) out.push([`${e.path}/${p}`, b]);
@@ -121,9 +189,13 @@ export class GitHistory {
 
   private async diffTrees(a: string | undefined, b: string | undefined, prefix: string, out: PointerChanges, commit: string): Promise<void> {
     if (a === b) return;
-    const list = async (t: string | undefined) => (t ? (await git.readTree({ ...this.base, oid: t })).tree : []);
-    const ea = new Map((await list(a)).map((e) => [e.path, e]));
-    const eb = new Map((await list(b)).map((e) => [e.path, e]));
+    const ra = a ? await this.rawTree(a) : [];
+    const rb = b ? await this.rawTree(b) : [];
+    // Entries present, byte for byte, on both sides did not change: decode only the rest.
+    const inA = new Set(ra);
+    const inB = new Set(rb);
+    const ea = new Map(ra.filter((e) => !inB.has(e)).map((e) => decodeEntry(e)).map((e) => [e.path, e]));
+    const eb = new Map(rb.filter((e) => !inA.has(e)).map((e) => decodeEntry(e)).map((e) => [e.path, e]));
     for (const name of new Set([...ea.keys(), ...eb.keys()])) {
       if (prefix === '' && name === '.dvx') continue;
       const x = ea.get(name);
@@ -144,7 +216,7 @@ export class GitHistory {
   private async pointer(blob: string, path: string, commit: string): Promise<Pointer> {
     let p = this.pointerBlobs.get(blob);
     if (p) return p;
-    const { blob: bytes } = await git.readBlob({ ...this.base, oid: blob });
+    const { blob: bytes } = await this.read(() => git.readBlob({ ...this.base, oid: blob }));
     try {
       p = decodePointer(bytes);
     } catch (err) {
@@ -234,6 +306,34 @@ export class GitHistory {
     }
     return out.sort((a, b) => b.committer.time - a.committer.time);
   }
+}
+
+interface RawTreeEntry {
+  readonly path: string;
+  readonly type: 'tree' | 'blob' | 'commit';
+  readonly oid: string;
+}
+
+/** A tree object's entries ("<mode> <name>\0<id bytes>" each) as latin1 strings, in order. */
+function splitTree(bytes: Uint8Array, idBytes: number): string[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: string[] = [];
+  for (let i = 0; i < buf.length; ) {
+    const nul = buf.indexOf(0, i);
+    if (nul < 0 || nul + 1 + idBytes > buf.length) throw new DvxError('bad_tree', 'a git tree object is truncated');
+    const end = nul + 1 + idBytes;
+    out.push(buf.toString('latin1', i, end));
+    i = end;
+  }
+  return out;
+}
+
+function decodeEntry(raw: string): RawTreeEntry {
+  const sp = raw.indexOf(' ');
+  const nul = raw.indexOf('\0', sp);
+  const mode = raw.slice(0, sp);
+  const type = mode === '40000' || mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+  return { path: Buffer.from(raw.slice(sp + 1, nul), 'latin1').toString('utf8'), type, oid: Buffer.from(raw.slice(nul + 1), 'latin1').toString('hex') };
 }
 
 /** Parents before children (Kahn's algorithm over the commits given). */

@@ -14,7 +14,7 @@ export async function preCommit(ws: Workspace): Promise<void> {
   const broken = tracked.find((t) => t.error);
   if (broken) throw new DvxError('bad_pointer', `refusing to commit: ${broken.error!.message}`, broken.error!.hint);
 
-  const staged = gitSync(ws.root, ['diff', '--cached', '--name-only', '-z', '--diff-filter=ACMR']).split('\0').filter(Boolean);
+  const { staged, nothingStaged } = stagedPaths(ws.root);
   const dataPaths = tracked.map((t) => t.dataPath);
   const leaked = staged.filter((s) => dataPaths.some((d) => s === d || s.startsWith(d + '/')));
   if (leaked.length > 0) {
@@ -30,8 +30,26 @@ export async function preCommit(ws: Workspace): Promise<void> {
   // git decides whether there is anything to commit before it runs this hook
   // (with or without -a): if nothing was staged, it will stop with "nothing to
   // commit" although we stage pointers now. Say so, and what to do.
-  const nothingStaged = gitSync(ws.root, ['diff', '--cached', '--name-only']).trim() === '';
   gitAdd(ws.root, pointerPaths);
   for (const o of updated) process.stderr.write(`dvx: recorded ${o.dataPath} (${formatBytes(o.pointer.size)}, ${formatBytes(o.newBytes)} new)\n`);
   if (nothingStaged) process.stderr.write('dvx: the new pointers are staged; if git says "nothing to commit", run the same `git commit` again (next time, `dvx add` changed data before committing)\n');
+}
+
+/**
+ * What the commit would add or change (paths added, copied, modified or
+ * renamed to), and whether anything at all is staged, from one `git diff`.
+ */
+function stagedPaths(root: string): { staged: string[]; nothingStaged: boolean } {
+  const fields = gitSync(root, ['diff', '--cached', '--name-status', '-z']).split('\0');
+  const staged: string[] = [];
+  let any = false;
+  for (let i = 0; i < fields.length; ) {
+    const status = fields[i++]!;
+    if (status === '') continue;
+    any = true;
+    // Renames and copies name the source, then the destination.
+    const path = status[0] === 'R' || status[0] === 'C' ? (i++, fields[i++]!) : fields[i++]!;
+    if ('ACMR'.includes(status[0]!)) staged.push(path);
+  }
+  return { staged, nothingStaged: !any };
 }

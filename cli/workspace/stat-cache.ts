@@ -1,20 +1,46 @@
 import Database from 'better-sqlite3';
 import type { Stats } from 'node:fs';
+import type { Pointer } from '../../core/pointer.ts';
 
 /**
  * Remembers, per tracked file path, the stat signature (size, mtime, ctime,
  * inode) at which its content had a known sha256 (and file manifest), so that
  * unchanged files are not re-read by status, add or the pre-commit hook.
  *
+ * It also remembers, per pointer file, the pointer parsed from it at a stat
+ * signature, so that listing 10,000 tracked paths (the pre-commit hook) costs
+ * a stat each, not a read and a parse each.
+ *
+ * A run of many lookups (status, pre-commit) reads each table once, in one
+ * query, instead of one query per path.
+ *
  * "Racy" entries, where the file was modified within RACY_MS of being hashed,
  * are never trusted: a second write in the same timestamp tick would leave the
  * signature unchanged (git's "racy clean" problem).
  */
 const RACY_MS = 2000;
+/** Lookups answered one query each before the whole table is read at once. */
+const SINGLE_LOOKUPS = 64;
 
 export interface KnownContent {
   readonly sha256: string;
   readonly manifest: string | undefined;
+}
+
+interface Signature {
+  size: number;
+  mtime: number;
+  ctime: number;
+  ino: number;
+  recorded: number;
+}
+
+interface PointerRow extends Signature {
+  json: string;
+}
+
+function signatureMatches(row: Signature, st: Stats): boolean {
+  return row.size === st.size && row.mtime === st.mtimeMs && row.ctime === st.ctimeMs && row.ino === st.ino && row.recorded - row.mtime >= RACY_MS;
 }
 
 interface Row {
@@ -33,6 +59,10 @@ export class StatCache {
   private readonly putStmt;
   private readonly delStmt;
   private pending: [string, Row][] = [];
+  private pendingPointers: [string, PointerRow][] = [];
+  private rows: Map<string, Row> | undefined;
+  private singleLookups = 0;
+  private pointerRows: Map<string, PointerRow> | undefined;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -40,6 +70,7 @@ export class StatCache {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, sha256 TEXT, manifest TEXT, recorded REAL) WITHOUT ROWID`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS pointer (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, recorded REAL, json TEXT) WITHOUT ROWID`);
     this.getStmt = this.db.prepare('SELECT size, mtime, ctime, ino, sha256, manifest, recorded FROM stat WHERE path = ?');
     this.putStmt = this.db.prepare('INSERT OR REPLACE INTO stat (path, size, mtime, ctime, ino, sha256, manifest, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.delStmt = this.db.prepare('DELETE FROM stat WHERE path = ?');
@@ -47,30 +78,63 @@ export class StatCache {
 
   /** What the content at `path` is known to be, if its stat signature still matches. */
   lookup(path: string, st: Stats): KnownContent | undefined {
-    const row = this.getStmt.get(path) as Row | undefined;
-    if (!row) return undefined;
-    if (row.size !== st.size || row.mtime !== st.mtimeMs || row.ctime !== st.ctimeMs || row.ino !== st.ino) return undefined;
-    if (row.recorded - row.mtime < RACY_MS) return undefined;
+    if (!this.rows && ++this.singleLookups > SINGLE_LOOKUPS) {
+      this.rows = new Map();
+      const all = this.db.prepare('SELECT path, size, mtime, ctime, ino, sha256, manifest, recorded FROM stat').raw().all() as [string, number, number, number, number, string, string | null, number][];
+      for (const [p, size, mtime, ctime, ino, sha256, manifest, recorded] of all) this.rows.set(p, { size, mtime, ctime, ino, sha256, manifest, recorded });
+      for (const [p, r] of this.pending) this.rows.set(p, r);
+    }
+    const row = this.rows ? this.rows.get(path) : (this.getStmt.get(path) as Row | undefined);
+    if (!row || !signatureMatches(row, st)) return undefined;
     return { sha256: row.sha256, manifest: row.manifest ?? undefined };
+  }
+
+  /** The pointer last parsed from the pointer file at `path`, if its stat signature still matches. */
+  knownPointer(path: string, st: Stats): Pointer | undefined {
+    if (!this.pointerRows) {
+      this.pointerRows = new Map();
+      const all = this.db.prepare('SELECT path, size, mtime, ctime, ino, recorded, json FROM pointer').raw().all() as [string, number, number, number, number, number, string][];
+      for (const [p, size, mtime, ctime, ino, recorded, json] of all) this.pointerRows.set(p, { size, mtime, ctime, ino, recorded, json });
+    }
+    const row = this.pointerRows.get(path);
+    if (!row || !signatureMatches(row, st)) return undefined;
+    return JSON.parse(row.json) as Pointer;
+  }
+
+  /** Records the pointer parsed from the pointer file at `path` as of `st` (the stat taken before reading it). Buffered until flush(). */
+  recordPointer(path: string, st: Stats, pointer: Pointer): void {
+    const row: PointerRow = { size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, ino: st.ino, recorded: Date.now(), json: JSON.stringify(pointer) };
+    this.pendingPointers.push([path, row]);
+    this.pointerRows?.set(path, row);
+    if (this.pendingPointers.length >= 5000) this.flush();
   }
 
   /** Records a content for `path` as of `st` (the stat taken before reading it). Buffered until flush(). */
   record(path: string, st: Stats, content: KnownContent): void {
-    this.pending.push([path, { size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, ino: st.ino, sha256: content.sha256, manifest: content.manifest ?? null, recorded: Date.now() }]);
+    const row: Row = { size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, ino: st.ino, sha256: content.sha256, manifest: content.manifest ?? null, recorded: Date.now() };
+    this.pending.push([path, row]);
+    this.rows?.set(path, row);
     if (this.pending.length >= 5000) this.flush();
   }
 
   forget(path: string): void {
     this.flush();
     this.delStmt.run(path);
+    this.rows?.delete(path);
   }
 
   flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && this.pendingPointers.length === 0) return;
     const rows = this.pending;
+    const pointers = this.pendingPointers;
     this.pending = [];
+    this.pendingPointers = [];
     this.db.transaction(() => {
       for (const [p, r] of rows) this.putStmt.run(p, r.size, r.mtime, r.ctime, r.ino, r.sha256, r.manifest, r.recorded);
+      if (pointers.length > 0) {
+        const put = this.db.prepare('INSERT OR REPLACE INTO pointer (path, size, mtime, ctime, ino, recorded, json) VALUES (?, ?, ?, ?, ?, ?, ?)');
+        for (const [p, r] of pointers) put.run(p, r.size, r.mtime, r.ctime, r.ino, r.recorded, r.json);
+      }
     })();
   }
 

@@ -7,6 +7,7 @@ import { LocalCache } from '../cache/local-cache.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 import { gitListFiles, gitTopLevel } from '../git.ts';
 import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
+import { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 import { StatCache } from './stat-cache.ts';
 
 /**
@@ -14,9 +15,7 @@ import { StatCache } from './stat-cache.ts';
  * between what users type (paths relative to their cwd) and workspace paths
  * (relative to the root, '/'-separated), and opens the cache and state lazily.
  */
-export const DVX_DIR = '.dvx';
-export const CONFIG_FILE = 'config.yaml';
-export const LOCAL_CONFIG_FILE = 'config.local.yaml';
+export { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 
 export interface Tracked {
   /** workspace path of the pointer file */
@@ -114,11 +113,30 @@ export class Workspace {
     return posix;
   }
 
-  /** Every pointer file in the working tree that git does not ignore, parsed. */
+  /**
+   * Every pointer file in the working tree that git does not ignore, parsed.
+   * A pointer file whose stat signature is unchanged since it was last parsed
+   * is not read again (the stat cache remembers it).
+   */
   tracked(): Tracked[] {
-    return gitListFiles(this.root, ['*.dvx', ':!:.dvx/**'])
-      .filter((p) => dataPathOf(p) !== undefined && existsSync(this.abs(p)))
-      .map((p) => this.readTracked(p));
+    const stats = this.statCache();
+    const out: Tracked[] = [];
+    for (const p of gitListFiles(this.root, ['*.dvx', ':!:.dvx/**'])) {
+      const dataPath = dataPathOf(p);
+      if (dataPath === undefined) continue;
+      const st = statSync(this.abs(p), { throwIfNoEntry: false });
+      if (!st) continue;
+      const known = st.isFile() ? stats.knownPointer(p, st) : undefined;
+      if (known) {
+        out.push({ pointerPath: p, dataPath, pointer: known });
+        continue;
+      }
+      const t = this.readTracked(p);
+      if (t.pointer && st.isFile()) stats.recordPointer(p, st, t.pointer);
+      out.push(t);
+    }
+    stats.flush();
+    return out;
   }
 
   /** Tracked paths at or under the given workspace paths (all when none given). */

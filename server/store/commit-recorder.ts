@@ -45,6 +45,16 @@ interface Plan {
 }
 
 const MASK = (1n << 64n) - 1n;
+const NEW_BYTES_IN_FLIGHT = 8;
+
+/** Runs the tasks, at most `limit` at a time, starting them in order; rejects with the first failure. */
+async function inParallel(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
+}
 
 /** Order-independent digest of a dataset list: the sum of a 64-bit hash of each entry. */
 function entryHash(d: Dataset): bigint {
@@ -174,11 +184,16 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
   }
 
   // ---- phase 2: what each new version cost ----
+  // Manifest reads are latency-bound (storage round trips): keep several in
+  // flight, started in commit order so that a chain of versions of one path
+  // still finds each version's chunks in VersionBytes' recent set.
   const bytes = new VersionBytes(store);
+  const work: (() => Promise<void>)[] = [];
   for (const plan of plans) {
     if (plan.duplicate || (rid !== undefined && index.meta(rid, plan.record.sha))) continue;
-    for (const [path, d] of plan.changes) if (d) plan.newBytes.set(path, await bytes.newBytes(plan.prev.get(path), d));
+    for (const [path, d] of plan.changes) if (d) work.push(async () => void plan.newBytes.set(path, await bytes.newBytes(plan.prev.get(path), d)));
   }
+  await inParallel(work, NEW_BYTES_IN_FLIGHT);
 
   // ---- phase 3: write, all or nothing ----
   return store.transaction(() => {

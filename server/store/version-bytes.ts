@@ -8,11 +8,13 @@ import type { Store } from './store.ts';
  * manifests; a directory is the union of its files' chunks.
  */
 const PARALLEL_READS = 16;
+const RECENT = 24;
 
 type ChunkSet = Map<string, number>;
 
 export class VersionBytes {
-  // A chain of commits changing one file asks for version k as "next", then as "prev": keep the last few.
+  // A chain of commits changing one file asks for version k as "next", then as "prev": keep the last few
+  // (enough for the versions asked for by the commit recorder's reads in flight).
   private readonly recent = new Map<string, Promise<ChunkSet>>();
 
   constructor(private readonly store: Store) {}
@@ -41,7 +43,7 @@ export class VersionBytes {
     if (!p) {
       p = d.type === 'file' ? this.fileChunks([d.manifest]) : this.store.treeManifest(d.manifest).then((t) => this.fileChunks([...new Set(t.entries.map((e) => e.manifest))]));
       this.recent.set(d.manifest, p);
-      if (this.recent.size > 4) this.recent.delete(this.recent.keys().next().value!);
+      if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value!);
     }
     return p;
   }
