@@ -4,9 +4,10 @@ import { DvxError } from '../../core/errors.ts';
 import { encodeLock, parseLock, parsePipeline, type LockedStage, type Pipeline } from '../../core/pipeline.ts';
 import { pointerPathOf } from '../../core/pointer.ts';
 import { writeFileAtomic } from '../fs-util.ts';
+import { PIPELINE_FILE } from '../workspace/names.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
-export const PIPELINE_FILE = 'dvx.yaml';
+export { PIPELINE_FILE };
 export const LOCK_FILE = 'dvx.lock';
 
 export function hasPipeline(ws: Workspace): boolean {
