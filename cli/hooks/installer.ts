@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DvxError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../fs-util.ts';
@@ -34,6 +34,10 @@ function packageRoot(): string {
 }
 
 function dvxEntry(): string {
+  // The dvx that runs `install` hooks itself in, wherever it was built (a global
+  // install, a benchmark's private build), not whatever dist/ its sources sit beside.
+  const self = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : undefined;
+  if (self && basename(self) === 'dvx.js') return self;
   const root = packageRoot();
   const built = join(root, 'dist', 'dvx', 'dvx.js');
   if (!existsSync(built)) throw new DvxError('not_built', `dvx is not built (${built} is missing)`, 'run `npm run build` in the dvx checkout');
