@@ -56,16 +56,18 @@ export class LocalCache {
   }
 
   readBlob(id: string, what = 'blob'): Buffer {
-    const loc = this.index.locate(id);
-    if (!loc) throw new DvxError('not_in_cache', `${what} ${id} is not in the local cache`, 'run `dvx pull` to fetch it from the remote');
-    return Buffer.from(this.packs.read(loc.pack, loc.offset, loc.length));
+    return this.readAt(id, this.index.locate(id), what);
   }
 
   fileManifest(id: string): FileManifest {
-    const loc = this.index.locate(id);
+    return this.fileManifestAt(id, this.index.locate(id));
+  }
+
+  /** The file manifest at a location already looked up (saves a second index query). */
+  fileManifestAt(id: string, loc: BlobLocation | undefined): FileManifest {
     if (loc && loc.type !== BlobType.fileManifest) throw new DvxError('bad_format', `blob ${id} is not a file manifest`);
     try {
-      return decodeFileManifest(this.readBlob(id, 'file manifest'));
+      return decodeFileManifest(this.readAt(id, loc, 'file manifest'));
     } catch (err) {
       if (err instanceof FormatError) throw new DvxError('cache_damaged', `file manifest ${id} in the cache is damaged: ${err.message}`, 'run `dvx fsck`');
       throw err;
@@ -73,14 +75,23 @@ export class LocalCache {
   }
 
   treeManifest(id: string): TreeManifest {
-    const loc = this.index.locate(id);
+    return this.treeManifestAt(id, this.index.locate(id));
+  }
+
+  /** The tree manifest at a location already looked up. */
+  treeManifestAt(id: string, loc: BlobLocation | undefined): TreeManifest {
     if (loc && loc.type !== BlobType.treeManifest) throw new DvxError('bad_format', `blob ${id} is not a tree manifest`);
     try {
-      return decodeTreeManifest(this.readBlob(id, 'tree manifest'));
+      return decodeTreeManifest(this.readAt(id, loc, 'tree manifest'));
     } catch (err) {
       if (err instanceof FormatError) throw new DvxError('cache_damaged', `tree manifest ${id} in the cache is damaged: ${err.message}`, 'run `dvx fsck`');
       throw err;
     }
+  }
+
+  private readAt(id: string, loc: BlobLocation | undefined, what: string): Buffer {
+    if (!loc) throw new DvxError('not_in_cache', `${what} ${id} is not in the local cache`, 'run `dvx pull` to fetch it from the remote');
+    return Buffer.from(this.packs.read(loc.pack, loc.offset, loc.length));
   }
 
   /** Chunks of a file manifest that are not in the cache. */

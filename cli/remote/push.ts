@@ -53,7 +53,7 @@ export async function pushData(cache: LocalCache, remote: DvxRemote, roots: read
     uploadedBytes: 0,
     packs: 0,
   };
-  const plans = stages.map((ids) => planPacks(cache, ids));
+  const plans = stages.map((ids) => planPacks(ids, reach.locations));
   opts.onPlan?.(plans.flat().reduce((n, p) => n + p.index.packBytes, 0));
   let sent = 0;
   for (const packs of plans) {
@@ -75,11 +75,10 @@ export async function pushData(cache: LocalCache, remote: DvxRemote, roots: read
   return summary;
 }
 
-/** Groups blobs into packs of at most the target size, in the order they lie in local packs. */
-function planPacks(cache: LocalCache, ids: string[]): UploadPack[] {
+/** Groups blobs into packs of at most the target size, in the order they lie in local packs (locations from `reachableFrom` and `assertComplete`). */
+function planPacks(ids: string[], locations: ReadonlyMap<string, BlobLocation>): UploadPack[] {
   if (ids.length === 0) return [];
-  const locs = cache.index.locateMany(ids);
-  const items = ids.map((id, i) => ({ id, loc: locs[i]! }));
+  const items = ids.map((id) => ({ id, loc: locations.get(id)! }));
   items.sort((a, b) => (a.loc.pack < b.loc.pack ? -1 : a.loc.pack > b.loc.pack ? 1 : a.loc.offset - b.loc.offset));
   const packs: UploadPack[] = [];
   let builder = new PackBuilder();
