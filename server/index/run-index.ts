@@ -47,20 +47,9 @@ export interface RunSummary {
   metrics: Record<string, number>;
 }
 
-export interface Artifact {
-  path: string;
-  type: 'file' | 'dir';
-  sha256: string;
-  manifest: string | null;
-  size: number | null;
-}
-
-export interface MetricPoint {
-  key: string;
-  value: number;
-  step: number | null;
-  time: number;
-}
+/** as the client sends them (core/protocol.ts) */
+export type Artifact = SyncedRun['inputs'][number];
+export type MetricPoint = SyncedRun['metrics'][number];
 
 export interface RunDetail extends Omit<RunSummary, 'metrics'> {
   signal: string | null;
