@@ -291,6 +291,9 @@ export const syncedModelSchema = z.strictObject({
   run: uuid.nullable(),
   createdAt: z.number().int(),
 });
+export type SyncedModel = z.infer<typeof syncedModelSchema>;
+/** one point of a metric curve, as clients record and send it */
+export type MetricPoint = SyncedRun['metrics'][number];
 export const runsSyncRequestSchema = z.strictObject({
   pipelineRuns: z.array(syncedPipelineRunSchema).max(RunsSync.maxRunsPerRequest).default([]),
   runs: z.array(syncedRunSchema).max(RunsSync.maxRunsPerRequest).default([]),

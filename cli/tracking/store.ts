@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import type { MetricPoint, SyncedModel } from '../../core/protocol.ts';
 
 /**
  * The local tracking store (.dvx/tracking.sqlite): pipeline runs, stage runs
@@ -36,23 +37,9 @@ export interface Artifact {
   size: number | null;
 }
 
-export interface MetricPoint {
-  key: string;
-  value: number;
-  step: number | null;
-  time: number;
-}
-
-export interface ModelVersion {
-  name: string;
-  version: number;
-  aliases: string[];
-  path: string;
-  sha256: string;
-  manifest: string | null;
-  run: string | null;
-  createdAt: number;
-}
+export type { MetricPoint };
+/** a registered model version, as the server receives it */
+export type ModelVersion = SyncedModel;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pipeline_runs (id TEXT PRIMARY KEY, commit_sha TEXT, trigger TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, status TEXT NOT NULL);

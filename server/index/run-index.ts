@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { runsSyncRequestSchema, runStatusSchema } from '../../core/protocol.ts';
+import type { MetricPoint, runsSyncRequestSchema, runStatusSchema, SyncedModel } from '../../core/protocol.ts';
 import { StoreRefusal } from '../store/errors.ts';
 import type { Db } from './database.ts';
 
@@ -49,7 +49,7 @@ export interface RunSummary {
 
 /** as the client sends them (core/protocol.ts) */
 export type Artifact = SyncedRun['inputs'][number];
-export type MetricPoint = SyncedRun['metrics'][number];
+export type { MetricPoint };
 
 export interface RunDetail extends Omit<RunSummary, 'metrics'> {
   signal: string | null;
@@ -72,15 +72,7 @@ export interface MetricCurve {
   points: { value: number; step: number | null; time: number }[];
 }
 
-export interface ModelVersion {
-  name: string;
-  version: number;
-  aliases: string[];
-  path: string;
-  sha256: string;
-  manifest: string | null;
-  run: string | null;
-  createdAt: number;
+export interface ModelVersion extends SyncedModel {
   /** the run that produced the model, when the server has its record */
   producedBy: { id: string; stage: string; status: RunStatus; commit: string | null; pipelineRun: string; startedAt: number } | null;
 }
