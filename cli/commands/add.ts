@@ -1,9 +1,8 @@
 import { DvxError } from '../../core/errors.ts';
-import { Ingestor } from '../../core/ingest.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { formatBytes, info, plural, printJson, Progress, warn, type OutputOptions } from '../ui.ts';
-import { Snapshotter, type SnapshotOutcome } from '../workspace/snapshot.ts';
+import { Snapshotter, snapshotting, type SnapshotOutcome } from '../workspace/snapshot.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
 export interface AddOptions extends OutputOptions {
@@ -16,22 +15,16 @@ export async function run(paths: string[], opts: AddOptions): Promise<void> {
     const targets = validateTargets(ws, paths);
     const scans = targets.map((t) => ({ path: t, scan: Snapshotter.scan(ws, t) }));
     const totalBytes = scans.reduce((n, s) => n + s.scan.files.reduce((m, f) => m + f.stat.size, 0), 0);
-    const cache = await ws.cache();
-    const ingestor = await Ingestor.create({ params: ws.chunker });
-    const writer = cache.writer();
     const progress = new Progress('adding', totalBytes, opts);
-    const outcomes: SnapshotOutcome[] = [];
+    let outcomes: SnapshotOutcome[];
     try {
-      const snap = new Snapshotter(ws, cache, writer, ingestor, ws.statCache(), (n) => progress.update(n));
-      for (const { path, scan } of scans) outcomes.push(await snap.snapshot(path, scan));
-      await writer.flush();
-    } catch (err) {
-      await writer.discard();
-      throw err;
+      outcomes = await snapshotting(ws, (n) => progress.update(n), async (snap) => {
+        const out: SnapshotOutcome[] = [];
+        for (const { path, scan } of scans) out.push(await snap.snapshot(path, scan));
+        return out;
+      });
     } finally {
       progress.stop();
-      ingestor.close();
-      ws.statCache().flush();
     }
     // Data is safely indexed: only now do pointers name it.
     const toStage: string[] = [];
@@ -39,7 +32,7 @@ export async function run(paths: string[], opts: AddOptions): Promise<void> {
       toStage.push(ws.writePointer(o.dataPath, o.pointer), ws.ignoreDataPath(o.dataPath));
     }
     if (opts.gitAdd !== false) gitAdd(ws.root, [...new Set(toStage)]);
-    report(outcomes, writer.stats.newChunkBytes, opts);
+    report(outcomes, outcomes.reduce((n, o) => n + o.newBytes, 0), opts);
   } finally {
     await ws.close();
   }

@@ -2,11 +2,10 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DvxError } from '../../core/errors.ts';
-import { Ingestor } from '../../core/ingest.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 import { formatBytes, info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
-import { Snapshotter, type SnapshotOutcome } from '../workspace/snapshot.ts';
+import { snapshotting, type SnapshotOutcome } from '../workspace/snapshot.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
 /**
@@ -40,30 +39,24 @@ export async function run(paths: string[], opts: ImportOptions): Promise<void> {
 
     // Every object must be here and intact before anything changes.
     const sources = chosen.map((f) => ({ ...f, source: contentOf(ws, f) }));
-    const cache = await ws.cache();
-    const ingestor = await Ingestor.create({ params: ws.chunker });
-    const writer = cache.writer();
     const progress = new Progress('importing', sources.reduce((n, f) => n + f.size, 0), opts);
-    const outcomes: SnapshotOutcome[] = [];
+    let outcomes: SnapshotOutcome[];
     try {
-      const snap = new Snapshotter(ws, cache, writer, ingestor, ws.statCache(), (n) => progress.update(n));
-      for (const f of sources) {
-        if (f.source !== ws.abs(f.path)) {
-          // The working tree holds the LFS pointer (not smudged): put the real content there first.
-          writeFileAtomic(ws.abs(f.path), readFileSync(f.source));
+      outcomes = await snapshotting(ws, (n) => progress.update(n), async (snap) => {
+        const out: SnapshotOutcome[] = [];
+        for (const f of sources) {
+          if (f.source !== ws.abs(f.path)) {
+            // The working tree holds the LFS pointer (not smudged): put the real content there first.
+            writeFileAtomic(ws.abs(f.path), readFileSync(f.source));
+          }
+          const o = await snap.snapshot(f.path);
+          if (o.pointer.sha256 !== f.oid) throw new DvxError('lfs_mismatch', `${f.path}: content hashes to ${o.pointer.sha256}, not its LFS oid ${f.oid}`);
+          out.push(o);
         }
-        const o = await snap.snapshot(f.path);
-        if (o.pointer.sha256 !== f.oid) throw new DvxError('lfs_mismatch', `${f.path}: content hashes to ${o.pointer.sha256}, not its LFS oid ${f.oid}`);
-        outcomes.push(o);
-      }
-      await writer.flush();
-    } catch (err) {
-      await writer.discard();
-      throw err;
+        return out;
+      });
     } finally {
       progress.stop();
-      ingestor.close();
-      ws.statCache().flush();
     }
     gitSync(ws.root, ['rm', '-q', '--cached', '--', ...chosen.map((f) => f.path)]);
     const stage: string[] = [];
@@ -71,7 +64,7 @@ export async function run(paths: string[], opts: ImportOptions): Promise<void> {
     const everything = chosen.length === all.length;
     if (everything && !opts.keepAttributes && dropLfsAttributes(ws)) stage.push('.gitattributes');
     gitAdd(ws.root, [...new Set(stage)]);
-    const newBytes = writer.stats.newChunkBytes;
+    const newBytes = outcomes.reduce((n, o) => n + o.newBytes, 0);
     if (opts.json) return printJson({ imported: outcomes.map((o) => ({ path: o.dataPath, size: o.pointer.size, sha256: o.pointer.sha256 })), newBytes, attributesUpdated: everything && !opts.keepAttributes });
     info(opts, `imported ${plural(outcomes.length, 'file')} from Git LFS (${formatBytes(outcomes.reduce((n, o) => n + o.pointer.size, 0))}, ${formatBytes(newBytes)} new in the cache)`);
     info(opts, 'review with `git status`, then commit; `dvx push` sends the data to your dvx remote');

@@ -1,6 +1,5 @@
-import { Ingestor } from '../../core/ingest.ts';
 import { pathStatus } from './status.ts';
-import { Snapshotter, type SnapshotOutcome } from './snapshot.ts';
+import { snapshotting, type SnapshotOutcome } from './snapshot.ts';
 import type { Tracked, Workspace } from './workspace.ts';
 
 /**
@@ -18,20 +17,11 @@ export async function refreshChanged(ws: Workspace, tracked: Tracked[]): Promise
   });
   stats.flush();
   if (changed.length === 0) return { updated: [], pointerPaths: [] };
-  const ingestor = await Ingestor.create({ params: ws.chunker });
-  const writer = cache.writer();
-  const updated: SnapshotOutcome[] = [];
-  try {
-    const snap = new Snapshotter(ws, cache, writer, ingestor, stats);
-    for (const t of changed) updated.push(await snap.snapshot(t.dataPath));
-    await writer.flush();
-  } catch (err) {
-    await writer.discard();
-    throw err;
-  } finally {
-    ingestor.close();
-    stats.flush();
-  }
+  const updated = await snapshotting(ws, undefined, async (snap) => {
+    const out: SnapshotOutcome[] = [];
+    for (const t of changed) out.push(await snap.snapshot(t.dataPath));
+    return out;
+  });
   const pointerPaths = updated.map((o) => ws.writePointer(o.dataPath, o.pointer));
   return { updated, pointerPaths };
 }

@@ -34,6 +34,29 @@ export interface FileEntry {
   readonly stat: Stats;
 }
 
+/**
+ * Runs `fn` with a Snapshotter over a fresh ingestor and cache writer; then
+ * every pack it wrote is sealed and indexed, or on failure the unfinished pack
+ * is dropped. Pointers may name the outcomes only once this has returned.
+ */
+export async function snapshotting<T>(ws: Workspace, onBytes: ((n: number) => void) | undefined, fn: (snap: Snapshotter) => Promise<T>): Promise<T> {
+  const cache = await ws.cache();
+  const ingestor = await Ingestor.create({ params: ws.chunker });
+  const writer = cache.writer();
+  const stats = ws.statCache();
+  try {
+    const out = await fn(new Snapshotter(ws, cache, writer, ingestor, stats, onBytes));
+    await writer.flush();
+    return out;
+  } catch (err) {
+    await writer.discard();
+    throw err;
+  } finally {
+    ingestor.close();
+    stats.flush();
+  }
+}
+
 export class Snapshotter {
   constructor(
     private readonly ws: Workspace,
