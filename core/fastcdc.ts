@@ -34,12 +34,20 @@ export class WasmChunker {
   private readonly maskS: number;
   private readonly maskL: number;
 
-  /** `dataBytes`: room needed for input, past the tables. */
-  constructor(readonly params: ChunkerParams, dataBytes: number) {
-    const pages = Math.ceil((DATA_OFFSET + dataBytes) / PAGE);
+  /** Offset of `extraBytes` of room past the input, 64 KiB-aligned (0 when none was asked for). */
+  readonly extraOffset: number;
+  /** memmove within the memory (absolute offsets), at memcpy speed whatever the alignment. */
+  readonly copy: (dst: number, src: number, n: number) => void;
+
+  /** `dataBytes`: room needed for input, past the tables; `extraBytes`: room for the caller after it. */
+  constructor(readonly params: ChunkerParams, dataBytes: number, extraBytes = 0) {
+    const dataPages = Math.ceil((DATA_OFFSET + dataBytes) / PAGE);
+    const pages = dataPages + Math.ceil(extraBytes / PAGE);
+    this.extraOffset = extraBytes > 0 ? dataPages * PAGE : 0;
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const instance = new WebAssembly.Instance(wasmModule(), { env: { memory: this.memory } });
     this.find = instance.exports.find as WasmChunker['find'];
+    this.copy = instance.exports.copy as WasmChunker['copy'];
     this.bytes = new Uint8Array(this.memory.buffer);
     const tables = new Uint32Array(this.memory.buffer, 0, 512);
     for (let i = 0; i < 256; i++) {
@@ -59,4 +67,12 @@ export class WasmChunker {
     const mid = start + Math.min(n, p.avg);
     return this.find(start + p.min, mid, end, this.maskS, this.maskL);
   }
+}
+
+/** A shared memory of `bytes` (rounded up to 64 KiB pages) with the module's copy over it: staging without a chunker. */
+export function copyableMemory(bytes: number): { memory: WebAssembly.Memory; copy: (dst: number, src: number, n: number) => void } {
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const instance = new WebAssembly.Instance(wasmModule(), { env: { memory } });
+  return { memory, copy: instance.exports.copy as (dst: number, src: number, n: number) => void };
 }

@@ -4,7 +4,8 @@
 ;; Memory (imported and shared, so that hash workers read chunks where they lie):
 ;;   [0, 1024)     GEAR[i]       u32 little-endian
 ;;   [1024, 2048)  GEAR[i] << 1
-;;   [2048, ...)   input blocks, owned by the caller
+;;   [2048, ...)   input blocks, owned by the caller (and, past them, a
+;;                 staging area: core/staging.ts)
 ;;
 ;; Two bytes per step (FastCDC 2020, "rolling two bytes"):
 ;;   h' = (h << 2) + (GEAR[b] << 1) equals h_next << 1, so testing h' against
@@ -52,4 +53,10 @@
     (if (i32.lt_s (local.get $r) (i32.const 0))
       (then (return (i32.and (local.get $r) (i32.const 0x7fffffff)))))
     (i32.and (call $scan (local.get $mid) (local.get $end) (local.get $ml)) (i32.const 0x7fffffff)))
+
+  ;; copy(dst, src, n): memory.copy within the shared memory. A typed-array
+  ;; copy out of shared memory goes byte by byte whenever source and target are
+  ;; differently aligned (V8's relaxed memcpy, ~4x slower); this is a memmove.
+  (func (export "copy") (param $dst i32) (param $src i32) (param $n i32)
+    (memory.copy (local.get $dst) (local.get $src) (local.get $n)))
 )

@@ -5,6 +5,7 @@ import { DATA_OFFSET, WasmChunker } from './fastcdc.ts';
 import { blake3, loadHashing, sha256 } from './hash.ts';
 import { defaultHashPool, type HashPool } from './hash-pool.ts';
 import { ChunkList } from './chunk-list.ts';
+import { Staging, type StagingSpec } from './staging.ts';
 
 /**
  * Ingest: turns a stream of bytes into chunks with ids, plus the whole stream's
@@ -38,10 +39,15 @@ export interface IngestResult {
 
 export interface IngestOptions {
   params: ChunkerParams;
-  /** Bytes read per block (default 16 MiB). */
+  /** Bytes read per block (default 12 MiB). */
   blockBytes?: number;
   /** null: hash on the calling thread only. Default: the process-wide pool. */
   pool?: HashPool | null;
+  /**
+   * A staging area for the writer of the chunks, in the same memory, so that
+   * staging a chunk is a memmove (core/staging.ts). Default: none.
+   */
+  staging?: StagingSpec;
 }
 
 export type ChunkSink = (chunks: Chunk[]) => void | Promise<unknown>;
@@ -64,12 +70,15 @@ export class Ingestor {
   private readonly slotBytes: number;
   private readonly pool: HashPool | null;
   private busy = false;
+  /** Blocks for whoever writes the chunks out (IngestOptions.staging). */
+  readonly staging: Staging | undefined;
 
   private constructor(opts: IngestOptions) {
     const params = checkChunkerParams(opts.params);
-    this.blockBytes = opts.blockBytes ?? 16 << 20;
+    this.blockBytes = opts.blockBytes ?? 12 << 20;
     this.slotBytes = this.blockBytes + params.max;
-    this.chunker = new WasmChunker(params, SLOTS * this.slotBytes);
+    this.chunker = new WasmChunker(params, SLOTS * this.slotBytes, opts.staging ? Staging.bytesFor(opts.staging) : 0);
+    if (opts.staging) this.staging = new Staging(this.chunker.memory, this.chunker.extraOffset, opts.staging, this.chunker.copy);
     this.pool = opts.pool === undefined ? defaultHashPool() : opts.pool;
   }
 

@@ -17,8 +17,8 @@ async function buildWasm() {
   const wabt = await require('wabt')();
   for (const rel of ['core/fastcdc.wat']) {
     const src = join(root, rel);
-    const mod = wabt.parseWat(rel, readFileSync(src, 'utf8'), { threads: true });
-    mod.validate({ threads: true });
+    const mod = wabt.parseWat(rel, readFileSync(src, 'utf8'), { threads: true, bulk_memory: true });
+    mod.validate({ threads: true, bulk_memory: true });
     const { buffer } = mod.toBinary({});
     mod.destroy();
     const out = src.replace(/\.wat$/, '.wasm');

@@ -5,6 +5,7 @@ import { decodeFileManifest, type FileManifest } from '../../core/file-manifest.
 import { loadHashing } from '../../core/hash.ts';
 import { BlobType } from '../../core/pack.ts';
 import { decodeTreeManifest, type TreeManifest } from '../../core/tree-manifest.ts';
+import type { Staging } from '../../core/staging.ts';
 import { fsError } from '../fs-util.ts';
 import { CacheIndex, type BlobLocation } from './cache-index.ts';
 import { CacheLock } from './cache-lock.ts';
@@ -43,8 +44,9 @@ export class LocalCache {
     }
   }
 
-  writer(): CacheWriter {
-    return new CacheWriter(this.index, this.packs, this.opts);
+  /** `staging`: blocks in the memory the chunks come from (Ingestor.staging), for a faster copy. */
+  writer(opts: { staging?: Staging | undefined } = {}): CacheWriter {
+    return new CacheWriter(this.index, this.packs, { ...this.opts, ...(opts.staging ? { staging: opts.staging } : {}) });
   }
 
   locate(id: string): BlobLocation | undefined {

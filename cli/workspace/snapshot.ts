@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, type Stats } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
 import { fdSourceSync, Ingestor } from '../../core/ingest.ts';
+import { DEFAULT_STAGING } from '../../core/staging.ts';
 import type { Pointer } from '../../core/pointer.ts';
 import { comparePaths } from '../../core/paths.ts';
 import { MODE_EXEC, MODE_FILE, type TreeEntry } from '../../core/tree-manifest.ts';
@@ -41,8 +42,8 @@ export interface FileEntry {
  */
 export async function snapshotting<T>(ws: Workspace, onBytes: ((n: number) => void) | undefined, fn: (snap: Snapshotter) => Promise<T>): Promise<T> {
   const cache = await ws.cache();
-  const ingestor = await Ingestor.create({ params: ws.chunker });
-  const writer = cache.writer();
+  const ingestor = await Ingestor.create({ params: ws.chunker, staging: DEFAULT_STAGING });
+  const writer = cache.writer({ staging: ingestor.staging });
   const stats = ws.statCache();
   try {
     const out = await fn(new Snapshotter(ws, cache, writer, ingestor, stats, onBytes));
