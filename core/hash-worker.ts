@@ -26,6 +26,7 @@ const hasherReady = createBLAKE3(256);
 const memories = new Map<number, Uint8Array>();
 const streams = new Map<number, Hash>();
 let queue: Promise<void> = Promise.resolve();
+let scratch = new Uint8Array(1 << 17);
 
 port.on('message', (msg: HashRequest) => {
   queue = queue.then(async () => {
@@ -58,8 +59,17 @@ port.on('message', (msg: HashRequest) => {
         const ids = new Uint8Array(32 * n);
         for (let i = 0; i < n; i++) {
           const start = msg.offsets[i]!;
+          const length = msg.lengths[i]!;
+          // hash-wasm copies its input into its own memory. Out of shared memory
+          // V8 copies byte by byte unless source and target are equally aligned,
+          // so first copy from the chunk's 8-aligned start into an aligned local
+          // buffer (word copies), which hash-wasm then copies at memcpy speed.
+          const from = start & ~7;
+          const skew = start - from;
+          if (scratch.length < skew + length) scratch = new Uint8Array(Math.max(skew + length, 2 * scratch.length));
+          scratch.set(mem.subarray(from, start + length));
           hasher.init();
-          hasher.update(mem.subarray(start, start + msg.lengths[i]!));
+          hasher.update(scratch.subarray(skew, skew + length));
           ids.set(hasher.digest('binary'), 32 * i);
         }
         port.postMessage({ seq: msg.seq, ids } satisfies HashReply, [ids.buffer]);
