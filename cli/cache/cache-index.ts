@@ -167,14 +167,23 @@ export class CacheIndex {
    * first location.
    */
   addPack(index: PackIndex, files: ReadonlyArray<{ sha256: string; manifest: string }> = []): void {
+    this.addPacks([{ index, files }]);
+  }
+
+  /** As addPack for several packs (and file mappings without a pack), in one transaction. */
+  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
     this.db.transaction(() => {
-      let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
-      pid ??= this.stmt.packPid.get(bin(index.packId)) as number;
-      for (const e of index.entries) this.stmt.insertBlob.run(bin(e.id), pid, e.offset, e.length, e.type);
-      for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
+      for (const { index, files } of packs) {
+        if (index) {
+          let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
+          pid ??= this.stmt.packPid.get(bin(index.packId)) as number;
+          for (const e of index.entries) this.stmt.insertBlob.run(bin(e.id), pid, e.offset, e.length, e.type);
+        }
+        for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
+      }
     })();
     const bloom = this.filter();
-    for (const e of index.entries) bloom.add(bin(e.id));
+    for (const { index } of packs) if (index) for (const e of index.entries) bloom.add(bin(e.id));
     bloom.packs = this.stmt.packCount.get() as number;
     if (bloom.full) this.bloom = undefined;
   }

@@ -1,38 +1,40 @@
-import { close as closeCb, closeSync, fsyncSync, mkdirSync, openSync, rmSync, write as writeCb, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DvxError } from '../../core/errors.ts';
 import { encodeFileManifest, encodeFileManifestEntries, fileManifestId, type FileManifest } from '../../core/file-manifest.ts';
-import { BlobType, PackBuilder } from '../../core/pack.ts';
+import { BlobType, PackBuilder, type PackIndex } from '../../core/pack.ts';
+import { Staging } from '../../core/staging.ts';
 import { encodeTreeManifest, treeManifestId, treeSha256, type TreeManifest } from '../../core/tree-manifest.ts';
 import { fsError } from '../fs-util.ts';
 import type { CacheIndex } from './cache-index.ts';
 import type { PackFiles } from './pack-files.ts';
+import { StagedFile } from './staged-file.ts';
 
 /**
  * Adds blobs to a local cache, deduplicated against everything already indexed
  * and everything written in this session.
  *
- * Blobs go into a temp pack file with positional writes on libuv's thread
- * pool, so the thread that chunks and hashes never waits for the disk (or for
- * the kernel throttling dirty pages). A full pack is sealed and finished in the
- * background: once all its writes have landed, its index and trailer are
- * written, its tail read back and checked, the file published by rename, then
- * indexed. Nothing is indexed before its pack is complete and in place, so a
- * crash leaves at worst an unindexed temp file or pack, which
- * `dvx fsck --repair` cleans up or indexes.
+ * Blobs are appended to a temp pack file through a staging area
+ * (./staged-file.ts: whole aligned blocks, direct I/O, on libuv's thread pool),
+ * so the thread that chunks and hashes never waits for the disk. A full pack is
+ * sealed (its index and trailer appended) and finished in the background: once
+ * all its writes have landed it is published by rename, its tail read back and
+ * checked, and it joins the packs waiting to be indexed. Those are indexed a
+ * few at a time in one transaction (one per pack rewrote most of the index's
+ * pages each time: ~80 MB of SQLite writes for a 1 GiB file). Nothing is
+ * indexed before its pack is complete and in place, so a crash leaves at worst
+ * an unindexed temp file or a few unindexed packs, which `dvx fsck --repair`
+ * cleans up or indexes.
  */
-const write = promisify(writeCb);
-const close = promisify(closeCb);
-
 interface OpenPack {
   builder: PackBuilder;
-  fd: number;
+  file: StagedFile;
   tmpPath: string;
-  /** every write into the pack, settled or not */
-  writes: Promise<void>[];
   files: { sha256: string; manifest: string }[];
+  /** set when sealed: every byte appended, writes finishing */
+  ended?: Promise<void>;
+  index?: PackIndex;
 }
 
 export interface WriterStats {
@@ -44,14 +46,8 @@ export interface WriterStats {
   packs: number;
 }
 
-async function writeAt(fd: number, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await write(fd, data, done, data.length - done, position + done);
-    if (bytesWritten === 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
-    done += bytesWritten;
-  }
-}
+/** Published packs indexed together (each transaction rewrites the index pages it touches). */
+const INDEX_BATCH = 8;
 
 export class CacheWriter {
   private current: OpenPack | undefined;
@@ -62,61 +58,56 @@ export class CacheWriter {
   readonly stats: WriterStats = { newBlobs: 0, newBytes: 0, newChunkBytes: 0, packs: 0 };
   readonly publishedIds: string[] = [];
 
+  /** published, not yet indexed (their blobs count as present) */
+  private readonly unindexed: OpenPack[] = [];
+  /** ids of every blob put and not indexed yet: one lookup, not one per pack in flight */
+  private readonly unindexedIds = new Set<string>();
+  private staging: Staging | undefined;
+
   constructor(
     private readonly index: CacheIndex,
     private readonly packs: PackFiles,
-    private readonly opts: { fsync?: boolean } = {},
-  ) {}
+    private readonly opts: { fsync?: boolean; staging?: Staging } = {},
+  ) {
+    this.staging = opts.staging;
+  }
 
   has(id: string): boolean {
-    if (this.current?.builder.has(id)) return true;
-    for (const p of this.sealed) if (p.builder.has(id)) return true;
-    return this.index.has(id);
+    return this.unindexedIds.has(id) || this.index.has(id);
   }
 
   /** Stores a blob unless present (copying `data`); returns whether it was new. */
   put(id: string, type: BlobType, data: Uint8Array): boolean {
     if (this.has(id)) return false;
     const pack = this.room(data.length);
-    const entry = pack.builder.add(id, type, data.length);
-    this.track(pack, writeAt(pack.fd, Buffer.from(data), entry.offset));
+    pack.builder.add(id, type, data.length);
+    this.unindexedIds.add(id);
+    // Callers may reuse `data` at once: if the append must wait for a block, it waits on a copy.
+    pack.file.append(data, { copyIfWaiting: true });
     this.count(type, data.length);
     return true;
   }
 
   /**
    * Stores the chunks not present yet. The returned promise resolves (with the
-   * bytes newly stored) once their bytes are written: until then the views must
-   * stay valid. Adjacent new chunks go out in one write.
+   * bytes newly stored) once their bytes are staged: until then the views must
+   * stay valid.
    */
   putChunks(chunks: ReadonlyArray<{ id: string; data: Uint8Array }>): Promise<number> {
     this.throwIfFailed();
-    const writes: Promise<void>[] = [];
+    const waits: Promise<void>[] = [];
     let fresh = 0;
-    let run: { pack: OpenPack; start: number; view: Uint8Array } | undefined;
-    const flushRun = () => {
-      if (!run) return;
-      writes.push(this.track(run.pack, writeAt(run.pack.fd, run.view, run.start)));
-      run = undefined;
-    };
     for (const c of chunks) {
       if (this.has(c.id)) continue;
-      const before = this.current;
       const pack = this.room(c.data.length);
-      if (pack !== before) flushRun();
-      const entry = pack.builder.add(c.id, BlobType.chunk, c.data.length);
-      const v = c.data;
-      if (run && run.pack === pack && run.start + run.view.length === entry.offset && run.view.buffer === v.buffer && run.view.byteOffset + run.view.length === v.byteOffset) {
-        run.view = new Uint8Array(v.buffer, run.view.byteOffset, run.view.length + v.length);
-      } else {
-        flushRun();
-        run = { pack, start: entry.offset, view: v };
-      }
-      this.count(BlobType.chunk, v.length);
-      fresh += v.length;
+      pack.builder.add(c.id, BlobType.chunk, c.data.length);
+      this.unindexedIds.add(c.id);
+      const w = pack.file.append(c.data);
+      if (w) waits.push(w);
+      this.count(BlobType.chunk, c.data.length);
+      fresh += c.data.length;
     }
-    flushRun();
-    return Promise.all(writes).then(() => fresh);
+    return waits.length === 0 ? Promise.resolve(fresh) : Promise.all(waits).then(() => fresh);
   }
 
   putFileManifest(m: FileManifest): string {
@@ -149,17 +140,6 @@ export class CacheWriter {
     if (type === BlobType.chunk) this.stats.newChunkBytes += bytes;
   }
 
-  /** Registers a write with its pack; its failure fails the writer (and is not "unhandled"). */
-  private track(pack: OpenPack, w: Promise<void>): Promise<void> {
-    const handled = w.catch((err) => {
-      this.failure ??= { err: fsError(err, pack.tmpPath, 'write') };
-      throw this.failure.err;
-    });
-    handled.catch(() => {});
-    pack.writes.push(handled);
-    return handled;
-  }
-
   /** The open pack, sealing it first if `length` more bytes would not fit. */
   private room(length: number): OpenPack {
     this.throwIfFailed();
@@ -169,7 +149,8 @@ export class CacheWriter {
     const tmpPath = join(tmpDir, `pack-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       mkdirSync(tmpDir, { recursive: true });
-      this.current = { builder: new PackBuilder(), fd: openSync(tmpPath, 'wx'), tmpPath, writes: [], files: [] };
+      this.staging ??= Staging.standalone();
+      this.current = { builder: new PackBuilder(), file: StagedFile.create(tmpPath, this.staging), tmpPath, files: [] };
     } catch (err) {
       throw fsError(err, tmpPath, 'create');
     }
@@ -181,6 +162,13 @@ export class CacheWriter {
     if (!pack) return;
     this.current = undefined;
     this.sealed.add(pack);
+    if (pack.builder.count > 0) {
+      const { tail, index } = pack.builder.finish();
+      pack.index = index;
+      pack.file.append(tail, { copyIfWaiting: true });
+    }
+    pack.ended = pack.file.end({ fsync: this.opts.fsync });
+    pack.ended.catch(() => {});
     this.finishing = this.finishing
       .then(() => this.finish(pack))
       .catch((err) => {
@@ -189,23 +177,21 @@ export class CacheWriter {
   }
 
   private async finish(pack: OpenPack): Promise<void> {
-    await Promise.all(pack.writes);
-    if (pack.builder.count === 0) {
-      // Only file-manifest mappings: nothing to pack.
-      this.index.addFiles(pack.files);
-      await close(pack.fd);
-      rmSync(pack.tmpPath, { force: true });
-      this.sealed.delete(pack);
-      return;
-    }
-    const { tail, index } = pack.builder.finish();
     try {
-      writeSync(pack.fd, tail, 0, tail.length, index.dataBytes);
-      if (this.opts.fsync) fsyncSync(pack.fd);
-      closeSync(pack.fd);
+      await pack.ended;
     } catch (err) {
       throw fsError(err, pack.tmpPath, 'write');
+    } finally {
+      await pack.file.close();
     }
+    if (!pack.index) {
+      // Only file-manifest mappings: nothing to pack.
+      rmSync(pack.tmpPath, { force: true });
+      this.unindexed.push(pack);
+      this.indexPublished(false);
+      return;
+    }
+    const index = pack.index;
     this.packs.publish(pack.tmpPath, index.packId);
     // Read the published tail back, as the next reader will: catches short writes.
     const check = this.packs.readIndex(index.packId);
@@ -213,10 +199,21 @@ export class CacheWriter {
       this.packs.remove(index.packId);
       throw new DvxError('pack_write_failed', `pack ${index.packId} did not read back as written`, 'check the disk and run the command again');
     }
-    this.index.addPack(index, pack.files);
-    this.sealed.delete(pack);
+    this.unindexed.push(pack);
     this.publishedIds.push(index.packId);
     this.stats.packs++;
+    this.indexPublished(false);
+  }
+
+  /** Indexes the published packs in one transaction, once there are enough of them (or all, with `all`). */
+  private indexPublished(all: boolean): void {
+    if (this.unindexed.length === 0 || (!all && this.unindexed.length < INDEX_BATCH)) return;
+    const batch = this.unindexed.splice(0);
+    this.index.addPacks(batch.map((p) => ({ index: p.index, files: p.files })));
+    for (const p of batch) {
+      this.sealed.delete(p);
+      for (const e of p.index?.entries ?? []) this.unindexedIds.delete(e.id);
+    }
   }
 
   private throwIfFailed(): void {
@@ -228,22 +225,27 @@ export class CacheWriter {
     this.seal();
     await this.finishing;
     this.throwIfFailed();
+    this.indexPublished(true);
   }
 
-  /** Drops what is not finished (on error). Blobs in finished packs stay: they are valid. */
+  /**
+   * Drops what is not finished (on error). Blobs in finished packs stay: they
+   * are valid, and are indexed here.
+   */
   async discard(): Promise<void> {
-    const open = [...(this.current ? [this.current] : []), ...this.sealed];
+    const open = [...(this.current ? [this.current] : []), ...this.sealed].filter((p) => !this.unindexed.includes(p));
     this.current = undefined;
+    await Promise.all(open.map((p) => p.file.close()));
     await this.finishing;
     for (const pack of open) {
-      await Promise.allSettled(pack.writes);
-      try {
-        closeSync(pack.fd);
-      } catch {
-        // already closed
-      }
       rmSync(pack.tmpPath, { force: true });
       this.sealed.delete(pack);
     }
+    try {
+      this.indexPublished(true);
+    } catch {
+      // an unindexed published pack is found and indexed by `dvx fsck --repair`
+    }
+    this.unindexedIds.clear();
   }
 }
