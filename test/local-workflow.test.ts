@@ -181,6 +181,29 @@ test('checkout restores byte-identical data and older versions; never overwrites
   assert.match((await dvxOk(ws, ['checkout'])).stdout, /already up to date/);
 });
 
+for (const directIo of ['1', '0']) {
+  test(`add and checkout of a file spanning many staging blocks and packs, direct I/O ${directIo === '1' ? 'on' : 'off'}: byte-identical`, async (t) => {
+    const ws = await workspace(t);
+    const env = { DVX_DIRECT_IO: directIo };
+    // 45 MiB and a second version sharing most of its chunks: two packs' worth, pieces of a
+    // version come from different packs, and 8 MiB blocks end mid-chunk and mid-range.
+    const v1 = seededBytes(21, 45 * 1024 * 1024 + 12345);
+    writeFileSync(join(ws, 'big.bin'), v1);
+    await dvxOk(ws, ['add', 'big.bin'], env);
+    const v2 = Buffer.concat([v1.subarray(0, 20 << 20), seededBytes(22, 3 << 20), v1.subarray(20 << 20)]);
+    writeFileSync(join(ws, 'big.bin'), v2);
+    const added = await dvxJson<{ newBytes: number }>(ws, ['add', 'big.bin'], env);
+    assert.ok(added.newBytes < 4 << 20, `second version stored ${added.newBytes} new bytes`);
+    git(ws, ['commit', '-qm', 'v2']);
+
+    rmSync(join(ws, 'big.bin'));
+    await dvxOk(ws, ['checkout', 'big.bin'], env);
+    assert.equal(sha(readFileSync(join(ws, 'big.bin'))), sha(v2));
+    assert.equal(statSync(join(ws, 'big.bin')).size, v2.length);
+    assert.match((await dvxOk(ws, ['fsck'], env)).stdout, /no problems found/);
+  });
+}
+
 test('checkout of a directory version removes stored extras and keeps unstored ones', async (t) => {
   const ws = await workspace(t);
   mkdirSync(join(ws, 'd'));

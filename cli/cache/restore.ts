@@ -1,11 +1,13 @@
-import { chmodSync, closeSync, openSync, read as readCb, renameSync, rmSync, write as writeCb, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, read as readCb, renameSync, rmSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { DvxError } from '../../core/errors.ts';
 import type { FileManifest } from '../../core/file-manifest.ts';
 import { sha256 } from '../../core/hash.ts';
+import { Staging } from '../../core/staging.ts';
 import { MODE_EXEC } from '../../core/tree-manifest.ts';
 import { fsError, tempPathBeside } from '../fs-util.ts';
 import type { LocalCache } from './local-cache.ts';
+import { StagedFile } from './staged-file.ts';
 
 /**
  * Writes a file's bytes from the cache to a path, verified: the content goes to
@@ -13,15 +15,18 @@ import type { LocalCache } from './local-cache.ts';
  * manifest, and only then is it renamed over the destination. A reader of the
  * destination never sees a partial or wrong file.
  *
- * Large files stream through a small ring of buffers: reads and writes run on
- * libuv's thread pool while this thread hashes, and chunks that lie next to each
- * other in a pack are read in one call.
+ * Large files stream through whole blocks of a staging area: pack bytes are
+ * read straight into a block on libuv's thread pool, hashed here in file
+ * order, and the block is written out with direct I/O (./staged-file.ts: no
+ * page cache to fill, which on this kind of VM cost more than the hashing);
+ * chunks that lie next to each other in a pack are read in one call.
  */
 const BUF = 8 << 20;
-const BUFFERS = 4;
 const SMALL = 1 << 20;
+const RESTORE_STAGING = { blockBytes: BUF, blocks: 6 };
 const readAsync = promisify(readCb);
-const writeAsync = promisify(writeCb);
+/** A staging area kept between files restored one after another (concurrent restores make their own). */
+let spare: Staging | undefined;
 
 interface Range {
   pack: string;
@@ -54,97 +59,130 @@ export async function restoreFile(cache: LocalCache, m: FileManifest, dest: stri
   const what = opts.what ?? dest;
   const ranges = planReads(cache, m, what);
   const tmp = tempPathBeside(dest);
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'wx', opts.mode === MODE_EXEC ? 0o755 : 0o644);
-  } catch (err) {
-    throw fsError(err, dest, 'write');
-  }
+  const mode = opts.mode === MODE_EXEC ? 0o755 : 0o644;
   let ok = false;
   try {
-    const hash = m.size <= SMALL ? restoreSmall(cache, ranges, fd) : await restoreLarge(cache, ranges, fd, opts.onBytes);
+    const hash = m.size <= SMALL ? restoreSmall(cache, ranges, tmp, mode) : await restoreLarge(cache, ranges, tmp, mode, opts.onBytes);
     if (hash !== m.sha256) {
       throw new DvxError('cache_damaged', `${what}: the cached bytes hash to ${hash}, not ${m.sha256}; the cache is damaged`, 'run `dvx fsck` to find the damage, then `dvx fsck --repair` and `dvx pull`');
     }
-    closeSync(fd);
-    fd = -1;
-    if (opts.mode !== undefined) chmodSync(tmp, opts.mode === MODE_EXEC ? 0o755 : 0o644);
+    if (opts.mode !== undefined) chmodSync(tmp, mode);
     renameSync(tmp, dest);
     ok = true;
   } catch (err) {
     throw fsError(err, dest, 'write');
   } finally {
-    if (fd >= 0) closeSync(fd);
     if (!ok) rmSync(tmp, { force: true });
   }
 }
 
-function restoreSmall(cache: LocalCache, ranges: Range[], fd: number): string {
-  const h = sha256();
-  for (const r of ranges) {
-    const bytes = cache.packs.read(r.pack, r.offset, r.length);
-    h.update(bytes);
-    writeSync(fd, bytes);
+function restoreSmall(cache: LocalCache, ranges: Range[], tmp: string, mode: number): string {
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    const h = sha256();
+    for (const r of ranges) {
+      const bytes = cache.packs.read(r.pack, r.offset, r.length);
+      h.update(bytes);
+      writeSync(fd, bytes);
+    }
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
   }
-  return h.digest('hex');
 }
 
-async function restoreLarge(cache: LocalCache, ranges: Range[], fd: number, onBytes?: (n: number) => void): Promise<string> {
+interface Piece {
+  r: Range;
+  /** offset into the range */
+  from: number;
+  length: number;
+  /** offset into the block */
+  at: number;
+}
+
+async function restoreLarge(cache: LocalCache, ranges: Range[], tmp: string, mode: number, onBytes?: (n: number) => void): Promise<string> {
+  const staging = spare ?? Staging.standalone(RESTORE_STAGING);
+  spare = undefined;
+  const file = StagedFile.create(tmp, staging, mode);
   const h = sha256();
-  const bufs = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafe(BUF));
-  const writes: Promise<unknown>[] = bufs.map(() => Promise.resolve());
-  let next = 0;
+  const pending: { block: number; used: number; filled: Promise<void> }[] = [];
+  let ri = 0;
+  let rFrom = 0;
   let written = 0;
 
-  /**
-   * Claims the next ranges that fit one buffer (synchronously, so buffers fill
-   * in file order however their reads interleave), then reads them all at once
-   * on the thread pool once that buffer's previous write is done.
-   */
-  const fill = (slot: number): Promise<number> => {
-    const mine: { r: Range; at: number }[] = [];
+  /** The next block's worth of the file, as pieces of ranges (a range may span two blocks). */
+  const claim = (): { pieces: Piece[]; used: number } => {
+    const pieces: Piece[] = [];
     let used = 0;
-    while (next < ranges.length && used + ranges[next]!.length <= BUF) {
-      mine.push({ r: ranges[next]!, at: used });
-      used += ranges[next++]!.length;
+    while (ri < ranges.length && used < staging.blockBytes) {
+      const r = ranges[ri]!;
+      const length = Math.min(r.length - rFrom, staging.blockBytes - used);
+      pieces.push({ r, from: rFrom, length, at: used });
+      used += length;
+      rFrom += length;
+      if (rFrom === r.length) {
+        ri++;
+        rFrom = 0;
+      }
     }
-    return writes[slot]!.then(async () => {
-      await Promise.all(
-        mine.map(async ({ r, at }) => {
-          const packFd = cache.packs.fd(r.pack);
-          let done = 0;
-          while (done < r.length) {
-            const { bytesRead } = await readAsync(packFd, bufs[slot]!, at + done, r.length - done, r.offset + done);
-            if (bytesRead === 0) throw new DvxError('pack_truncated', `pack ${r.pack} is truncated`, 'run `dvx fsck`');
-            done += bytesRead;
-          }
-        }),
-      );
-      return used;
-    });
+    return { pieces, used };
   };
 
-  // Keep BUFFERS - 1 fills in flight ahead of the one being hashed.
-  const fills: Promise<number>[] = [];
-  for (let i = 0; i < BUFFERS - 1; i++) fills.push(fill(i));
-  for (let k = 0; ; k++) {
-    const slot = k % BUFFERS;
-    const used = await fills.shift()!;
-    if (used === 0) break;
-    fills.push(fill((k + BUFFERS - 1) % BUFFERS));
-    const view = bufs[slot]!.subarray(0, used);
-    h.update(view);
-    // Explicit positions: writes of consecutive buffers may be in flight together.
-    writes[slot] = writeFully(fd, view, written);
-    written += used;
-    onBytes?.(written);
-  }
-  await Promise.allSettled(fills);
-  await Promise.all(writes);
-  return h.digest('hex');
-}
+  const fill = async (block: number, pieces: Piece[]): Promise<void> => {
+    const view = staging.block(block);
+    await Promise.all(
+      pieces.map(async ({ r, from, length, at }) => {
+        const packFd = cache.packs.fd(r.pack);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await readAsync(packFd, view, at + done, length - done, r.offset + from + done);
+          if (bytesRead === 0) throw new DvxError('pack_truncated', `pack ${r.pack} is truncated`, 'run `dvx fsck`');
+          done += bytesRead;
+        }
+      }),
+    );
+  };
 
-async function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) done += (await writeAsync(fd, data, done, data.length - done, position + done)).bytesWritten;
+  let ok = false;
+  try {
+    // Reads run up to blocks - 1 ahead of the block being hashed; the file returns blocks as their writes land.
+    let more = true;
+    for (;;) {
+      while (more && pending.length < staging.blocks - 1) {
+        const block = await staging.acquire();
+        const { pieces, used } = claim();
+        if (used === 0) {
+          staging.release(block);
+          more = false;
+          break;
+        }
+        const filled = fill(block, pieces);
+        filled.catch(() => {});
+        pending.push({ block, used, filled });
+      }
+      const p = pending.shift();
+      if (!p) break;
+      try {
+        await p.filled;
+      } catch (err) {
+        staging.release(p.block);
+        throw err;
+      }
+      h.update(staging.block(p.block).subarray(0, p.used));
+      file.appendBlock(p.block, p.used);
+      written += p.used;
+      onBytes?.(written);
+    }
+    await file.end();
+    ok = true;
+    return h.digest('hex');
+  } finally {
+    for (const p of pending.splice(0)) {
+      await p.filled.catch(() => {});
+      staging.release(p.block);
+    }
+    await file.close();
+    // Reused only when every block came back.
+    if (ok) spare = staging;
+  }
 }

@@ -1,6 +1,7 @@
 import { closeSync, constants, fsync as fsyncCb, ftruncate as ftruncateCb, openSync, write as writeCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { DIRECT_ALIGN, type Staging } from '../../core/staging.ts';
+import { fsError } from '../fs-util.ts';
 
 /**
  * An append-only new file written through a Staging area: appended bytes are
@@ -49,18 +50,18 @@ export class StagedFile {
     this.direct = direct;
   }
 
-  /** Creates `path` (which must not exist). Throws the open's error. */
-  static create(path: string, staging: Staging): StagedFile {
+  /** Creates `path` (which must not exist) with `mode` (default 0o644). Throws the open's error. */
+  static create(path: string, staging: Staging, mode = 0o644): StagedFile {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
     if (directWanted()) {
       try {
-        return new StagedFile(path, staging, openSync(path, flags | constants.O_DIRECT, 0o644), true);
+        return new StagedFile(path, staging, openSync(path, flags | constants.O_DIRECT, mode), true);
       } catch (err) {
         // The file system refuses direct I/O (tmpfs on old kernels, some FUSE): buffered writes.
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
       }
     }
-    return new StagedFile(path, staging, openSync(path, flags, 0o644), false);
+    return new StagedFile(path, staging, openSync(path, flags, mode), false);
   }
 
   /** Bytes appended so far. */
@@ -89,6 +90,22 @@ export class StagedFile {
       at += this.copy(data, at);
     }
     return undefined;
+  }
+
+  /**
+   * Hands over a block of the staging area that the caller acquired and
+   * filled with the next `n` bytes of the file (n <= the block size), when
+   * nothing partial is staged: no copy. The file writes the block and returns
+   * it to the staging area. Only the last block of a file may be partial.
+   */
+  appendBlock(block: number, n: number): void {
+    this.throwIfFailed();
+    if (this.ended || this.waiting || this.block !== undefined) throw new Error(`${this.path}: a block can only follow whole blocks`);
+    if (n < 1 || n > this.staging.blockBytes) throw new Error(`${this.path}: block of ${n} bytes`);
+    this.block = block;
+    this.fill = n;
+    this.length += n;
+    if (n === this.staging.blockBytes) this.emit(n);
   }
 
   private queue(data: Uint8Array): Promise<void> {
@@ -135,7 +152,7 @@ export class StagedFile {
     this.fill = 0;
     const w = this.writeBlock(block, bytes, at).finally(() => this.staging.release(block));
     const tracked = w.catch((err) => {
-      this.failure ??= { err };
+      this.failure ??= { err: fsError(err, this.path, 'write') };
       throw this.failure.err;
     });
     tracked.catch(() => {});
@@ -194,8 +211,12 @@ export class StagedFile {
     await Promise.all(this.writes);
     this.throwIfFailed();
     const fd = this.fds[this.fds.length - 1]!;
-    await ftruncate(fd, this.length);
-    if (opts.fsync) await fsync(fd);
+    try {
+      await ftruncate(fd, this.length);
+      if (opts.fsync) await fsync(fd);
+    } catch (err) {
+      throw fsError(err, this.path, 'write');
+    }
   }
 
   /** Closes the descriptors, after end() or to abandon the file (its blocks are returned once in-flight writes settle). */
