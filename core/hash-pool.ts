@@ -86,9 +86,10 @@ export class HashPool {
     return reply;
   }
 
-  private ensureWorkers(): void {
+  /** Starts workers up to `n` (all by default): a caller that needs one does not pay for starting the rest. */
+  private ensureWorkers(n = this.size): void {
     if (this.closed) throw new Error('hash pool is closed');
-    while (this.workers.length < this.size) this.workers.push(this.spawn());
+    while (this.workers.length < Math.min(n, this.size)) this.workers.push(this.spawn());
   }
 
   /** A new SHA-256 stream, fed by the `sha` part of hash() calls, in call order. */
@@ -140,9 +141,25 @@ export class HashPool {
     return out;
   }
 
+  /**
+   * Adds a range of `buffer` to a SHA-256 stream on worker 0, off the calling
+   * thread; resolves once the worker has read the range.
+   */
+  async shaUpdate(buffer: SharedArrayBuffer, stream: number, offset: number, length: number): Promise<void> {
+    this.ensureWorkers(1);
+    const pw = this.workers[0]!;
+    const mem = this.memId(buffer);
+    if (!pw.attached.has(mem)) {
+      this.send(pw, { type: 'attach', mem, buffer });
+      pw.attached.add(mem);
+    }
+    const none = new Uint32Array(0);
+    await this.request(pw, (seq) => ({ type: 'hash', seq, mem, offsets: none, lengths: none, sha: { stream, offset, length } }));
+  }
+
   /** Ends a SHA-256 stream (after every hash() that fed it resolved). */
   async shaDigest(stream: number): Promise<string> {
-    this.ensureWorkers();
+    this.ensureWorkers(1);
     const reply = await this.request(this.workers[0]!, (seq) => ({ type: 'sha-digest', seq, stream }));
     return (reply as { digest: string }).digest;
   }

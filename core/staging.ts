@@ -29,6 +29,8 @@ export class Staging {
   readonly blocks: number;
   private readonly bytes: Uint8Array;
   private readonly free: number[] = [];
+  /** holders of each lent block: it comes back when the last one releases it */
+  private readonly holders: number[];
   private readonly waiters: ((block: number) => void)[] = [];
 
   /**
@@ -49,6 +51,7 @@ export class Staging {
     this.bytes = new Uint8Array(memory.buffer);
     if (base + spec.blocks * spec.blockBytes > this.bytes.length) throw new Error('staging area does not fit its memory');
     for (let i = spec.blocks - 1; i >= 0; i--) this.free.push(i);
+    this.holders = new Array<number>(spec.blocks).fill(0);
   }
 
   /** A staging area in a memory of its own (writers not fed by an Ingestor). */
@@ -73,19 +76,41 @@ export class Staging {
     else this.bytes.set(src, dst);
   }
 
+  /** The offset of block `i` in the memory's buffer (for a worker given the buffer). */
+  offsetOf(i: number): number {
+    return this.base + i * this.blockBytes;
+  }
+
+  /** The memory's buffer, shareable with workers. */
+  get buffer(): SharedArrayBuffer {
+    return this.memory.buffer as SharedArrayBuffer;
+  }
+
   tryAcquire(): number | undefined {
-    return this.free.pop();
+    const b = this.free.pop();
+    if (b !== undefined) this.holders[b] = 1;
+    return b;
   }
 
   acquire(): Promise<number> {
-    const b = this.free.pop();
+    const b = this.tryAcquire();
     if (b !== undefined) return Promise.resolve(b);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** One more holder of a lent block (e.g. a hash of it in flight while it is written). */
+  retain(i: number): void {
+    if (this.holders[i]! < 1) throw new Error(`staging block ${i} is not lent out`);
+    this.holders[i]!++;
+  }
+
   release(i: number): void {
+    if (this.holders[i]! < 1) throw new Error(`staging block ${i} released twice`);
+    if (--this.holders[i]! > 0) return;
     const next = this.waiters.shift();
-    if (next) next(i);
-    else this.free.push(i);
+    if (next) {
+      this.holders[i] = 1;
+      next(i);
+    } else this.free.push(i);
   }
 }

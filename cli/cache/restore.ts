@@ -2,6 +2,7 @@ import { chmodSync, closeSync, openSync, read as readCb, renameSync, rmSync, wri
 import { promisify } from 'node:util';
 import { DvxError } from '../../core/errors.ts';
 import type { FileManifest } from '../../core/file-manifest.ts';
+import { defaultHashPool } from '../../core/hash-pool.ts';
 import { sha256 } from '../../core/hash.ts';
 import { Staging } from '../../core/staging.ts';
 import { MODE_EXEC } from '../../core/tree-manifest.ts';
@@ -104,7 +105,10 @@ async function restoreLarge(cache: LocalCache, ranges: Range[], tmp: string, mod
   const staging = spare ?? Staging.standalone(RESTORE_STAGING);
   spare = undefined;
   const file = StagedFile.create(tmp, staging, mode);
-  const h = sha256();
+  // SHA-256 on a hash worker: this thread only schedules reads and writes.
+  const pool = defaultHashPool();
+  const stream = pool.newShaStream();
+  const hashes: Promise<void>[] = [];
   const pending: { block: number; used: number; filled: Promise<void> }[] = [];
   let ri = 0;
   let rFrom = 0;
@@ -168,15 +172,24 @@ async function restoreLarge(cache: LocalCache, ranges: Range[], tmp: string, mod
         staging.release(p.block);
         throw err;
       }
-      h.update(staging.block(p.block).subarray(0, p.used));
+      // The block goes back once both its hash and its write are done.
+      staging.retain(p.block);
+      const block = p.block;
+      const hashed = pool.shaUpdate(staging.buffer, stream, staging.offsetOf(block), p.used).finally(() => staging.release(block));
+      hashed.catch(() => {});
+      hashes.push(hashed);
       file.appendBlock(p.block, p.used);
       written += p.used;
       onBytes?.(written);
     }
     await file.end();
+    await Promise.all(hashes);
+    const digest = await pool.shaDigest(stream);
     ok = true;
-    return h.digest('hex');
+    return digest;
   } finally {
+    await Promise.allSettled(hashes);
+    if (!ok) await pool.shaDigest(stream).catch(() => {});
     for (const p of pending.splice(0)) {
       await p.filled.catch(() => {});
       staging.release(p.block);

@@ -131,3 +131,24 @@ test('staging: rejects layouts that direct I/O cannot use', () => {
   assert.throws(() => new Staging(memory, 0, { blockBytes: DIRECT_ALIGN, blocks: 1 }, copy), /two blocks/);
   assert.throws(() => new Staging(memory, 0, { blockBytes: 1 << 20, blocks: 2 }, copy), /does not fit/);
 });
+
+test('staging: a block comes back when its last holder releases it, and goes to a waiting borrower first', async () => {
+  const staging = Staging.standalone({ blockBytes: DIRECT_ALIGN, blocks: 2 });
+  const a = staging.tryAcquire()!;
+  const b = staging.tryAcquire()!;
+  assert.equal(staging.tryAcquire(), undefined);
+  staging.retain(a); // e.g. a hash of it still in flight while its write lands
+  const waiting = staging.acquire();
+  staging.release(a);
+  let got: number | undefined;
+  void waiting.then((i) => (got = i));
+  await Promise.resolve();
+  assert.equal(got, undefined, 'still held once');
+  staging.release(a);
+  assert.equal(await waiting, a);
+  assert.equal(staging.tryAcquire(), undefined, 'handed to the waiter, not freed');
+  staging.release(a);
+  staging.release(b);
+  assert.throws(() => staging.release(b), /released twice/);
+  assert.throws(() => staging.retain(b), /not lent out/);
+});
