@@ -173,7 +173,7 @@ function normalizeNewlines(s: string): string {
 export function readObjects(dir: string, ids: readonly string[]): Map<string, { type: string; bytes: Buffer }> {
   const found = new Map<string, { type: string; bytes: Buffer }>();
   if (ids.length === 0) return found;
-  const out = gitBytes(dir, ['cat-file', '--batch'], ids.map((id) => `${id}\n`).join(''));
+  const out = gitBytes(dir, ['cat-file', '--batch', '--buffer'], ids.map((id) => `${id}\n`).join(''));
   let at = 0;
   for (const id of ids) {
     const nl = out.indexOf(10, at);

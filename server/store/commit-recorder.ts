@@ -91,16 +91,18 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
     if (!s) dbStates.set(cid, (s = index.datasetsAt(cid)));
     return s;
   };
-  // A few paths are looked up one by one; past that, the whole state is read once.
+  // Paths are looked up one by one (a walk of the commit's chain, two point queries per
+  // commit) until that has cost about as many rows as reading its whole state once.
   const dbLookups = new Map<number, number>();
-  const dbDataset = (cid: number, path: string): Dataset | undefined => {
-    const n = dbLookups.get(cid) ?? 0;
-    dbLookups.set(cid, n + 1);
-    return n < 32 && !dbStates.has(cid) ? index.datasetAt(rid!, cid, path) : dbState(cid).get(path);
+  const dbDataset = (meta: CommitMeta, path: string): Dataset | undefined => {
+    const n = dbLookups.get(meta.cid) ?? 0;
+    dbLookups.set(meta.cid, n + 1);
+    const pointCost = 2 * (meta.chainLen + 2);
+    return (n + 1) * pointCost <= Math.max(64, meta.datasets + meta.chainRows) && !dbStates.has(meta.cid) ? index.datasetAt(rid!, meta.cid, path) : dbState(meta.cid).get(path);
   };
   const datasetIn = (base: Base | undefined, path: string): Dataset | undefined => {
     for (let b = base; b; ) {
-      if (b.kind === 'db') return dbDataset(b.meta.cid, path);
+      if (b.kind === 'db') return dbDataset(b.meta, path);
       const p = b.plan;
       if (p.changes.has(path)) return p.changes.get(path) ?? undefined;
       b = p.base;

@@ -52,7 +52,7 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
     await store.backend.putFile(packKey(packId), tmp, contentLength);
 
     const now = Date.now();
-    return store.transaction(() => {
+    const outcome = store.transaction(() => {
       const { repo: row } = store.repos.ensure(repo, now);
       checkRefs(refs, (id) => store.repos.memberType(row.rid, id));
       const { added } = store.blobs.addPack(scanned.index, now);
@@ -60,6 +60,9 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
       for (const f of refs.files) store.repos.addFile(row.rid, f.manifest.sha256, f.id, f.manifest.size);
       return { created: added, response: { pack: packId, blobs: scanned.index.entries.length, newBlobs, stored: added } };
     });
+    // The commit records that name these manifests usually come next (pre-push): they need not be read back from storage.
+    for (const d of refs.decoded) store.rememberManifest(d.id, d.manifest, d.bytes);
+    return outcome;
   } finally {
     await store.tmp.remove(tmp);
   }
