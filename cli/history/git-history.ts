@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import git, { type PromiseFsClient } from 'isomorphic-git';
+import type { PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
@@ -43,6 +43,14 @@ export interface PointerChanges {
 }
 
 const ZERO = /^0+$/;
+
+// Loaded on first use: pre-push reads history with git plumbing only, and half a
+// megabyte of isomorphic-git costs every hook start ~40 ms to compile.
+let isoGitModule: Promise<typeof import('isomorphic-git').default> | undefined;
+function isoGit(): Promise<typeof import('isomorphic-git').default> {
+  isoGitModule ??= import('isomorphic-git').then((m) => m.default);
+  return isoGitModule;
+}
 
 export class GitHistory {
   private readonly cache = {};
@@ -116,7 +124,7 @@ export class GitHistory {
   private rawTree(oid: string): Promise<string[]> {
     let t = this.trees.get(oid);
     if (!t) {
-      t = this.read(() => git.readObject({ ...this.base, oid, format: 'content' })).then((r) => {
+      t = this.read(async () => (await isoGit()).readObject({ ...this.base, oid, format: 'content' })).then((r) => {
         if (r.type !== 'tree') throw new DvxError('bad_tree', `git object ${oid} is a ${r.type}, not a tree`);
         return splitTree(r.object as Uint8Array, oid.length / 2);
       });
@@ -144,7 +152,7 @@ export class GitHistory {
   async commit(sha: string): Promise<CommitInfo> {
     let c = this.commits.get(sha);
     if (c) return c;
-    const { commit } = await this.read(() => git.readCommit({ ...this.base, oid: sha }));
+    const { commit } = await this.read(async () => (await isoGit()).readCommit({ ...this.base, oid: sha }));
     c = toCommitInfo(sha, { ...commit, parents: commit.parent });
     this.commits.set(sha, c);
     return c;
@@ -218,7 +226,7 @@ export class GitHistory {
   private async pointer(blob: string, path: string, commit: string): Promise<Pointer> {
     const p = this.pointerBlobs.get(blob);
     if (p) return p;
-    const { blob: bytes } = await this.read(() => git.readBlob({ ...this.base, oid: blob }));
+    const { blob: bytes } = await this.read(async () => (await isoGit()).readBlob({ ...this.base, oid: blob }));
     return this.decodeOnce(blob, path, commit, () => bytes);
   }
 
@@ -305,8 +313,8 @@ export class GitHistory {
   /** Branches and tags of the local repository, with the commits they name. */
   async localRefs(): Promise<{ name: string; sha: string }[]> {
     const out: { name: string; sha: string }[] = [];
-    for (const b of await git.listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
-    for (const t of await git.listTags({ ...this.base })) {
+    for (const b of await (await isoGit()).listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
+    for (const t of await (await isoGit()).listTags({ ...this.base })) {
       const sha = await this.resolve(`refs/tags/${t}`).catch(() => undefined);
       if (sha) out.push({ name: `refs/tags/${t}`, sha });
     }
