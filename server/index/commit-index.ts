@@ -126,7 +126,7 @@ export class CommitIndex {
       insertCommit: db.prepare(
         `INSERT INTO commits (rid, sha, author_name, author_email, author_time, author_tz, committer_name, committer_email, committer_time, committer_tz, message,
            base_parent, snapshot, chain_len, chain_rows, datasets, meta_hash, state_digest, recorded)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) RETURNING cid`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING cid`,
       ).pluck(),
       setSnapshot: db.prepare('UPDATE commits SET snapshot = ? WHERE cid = ?'),
       insertParent: db.prepare('INSERT INTO commit_parents (cid, n, sha, parent) VALUES (?, ?, ?, ?)'),
@@ -135,7 +135,8 @@ export class CommitIndex {
       pathId: db.prepare('SELECT pid FROM dataset_paths WHERE rid = ? AND path = ?').pluck(),
       insertPath: db.prepare('INSERT INTO dataset_paths (rid, path) VALUES (?, ?) RETURNING pid').pluck(),
       versionId: db.prepare('SELECT vid FROM dataset_versions WHERE pid = ? AND manifest = ?').pluck(),
-      insertVersion: db.prepare('INSERT INTO dataset_versions (pid, type, size, files, sha256, manifest) VALUES (?, ?, ?, ?, ?, ?) RETURNING vid').pluck(),
+      // A pushed version is usually new: insert first, look up only when it was there already.
+      insertVersion: db.prepare('INSERT INTO dataset_versions (pid, type, size, files, sha256, manifest) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pid, manifest) DO NOTHING RETURNING vid').pluck(),
       version: db.prepare('SELECT p.path, v.type, v.size, v.files, v.sha256, v.manifest FROM dataset_versions v JOIN dataset_paths p ON p.pid = v.pid WHERE v.vid = ?'),
       insertChange: db.prepare('INSERT INTO commit_changes (cid, pid, vid, new_bytes) VALUES (?, ?, ?, ?)'),
       insertSnapshot: db.prepare('INSERT INTO commit_snapshots (cid, pid, vid) VALUES (?, ?, ?)'),
@@ -346,7 +347,7 @@ export class CommitIndex {
       rid, c.sha,
       c.author.name, c.author.email, c.author.time, c.author.tz,
       c.committer.name, c.committer.email, c.committer.time, c.committer.tz,
-      c.message, parent ? parent.cid : null, snapshot ? 0 : chainLen, snapshot ? 0 : chainRows, c.datasets, c.metaHash, c.stateDigest, now,
+      c.message, parent ? parent.cid : null, snapshot ? 0 : parent!.snapshot, snapshot ? 0 : chainLen, snapshot ? 0 : chainRows, c.datasets, c.metaHash, c.stateDigest, now,
     ) as number;
     c.parents.forEach((sha, n) => this.s.insertParent.run(cid, n, sha, (this.s.cidOf.get(rid, sha) as number | undefined) ?? null));
     this.s.fillParent.run(cid, c.sha, rid);
@@ -372,7 +373,7 @@ export class CommitIndex {
           else this.s.upsertSnapshotRow.run(cid, pid, vid);
         }
       } else for (const [pid, vid] of changed) if (vid !== null) this.s.insertSnapshot.run(cid, pid, vid);
-    } else this.s.setSnapshot.run(parent!.snapshot, cid);
+    }
     return cid;
   }
 
@@ -394,7 +395,7 @@ export class CommitIndex {
 
   private versionId(pid: number, d: Dataset): number {
     const m = bin(d.manifest);
-    return (this.s.versionId.get(pid, m) as number | undefined) ?? (this.s.insertVersion.get(pid, d.type, d.size, d.files ?? null, bin(d.sha256), m) as number);
+    return (this.s.insertVersion.get(pid, d.type, d.size, d.files ?? null, bin(d.sha256), m) as number | undefined) ?? (this.s.versionId.get(pid, m) as number);
   }
 }
 
