@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitBytes } from '../git.ts';
@@ -7,7 +8,8 @@ import { gitBytes } from '../git.ts';
 /**
  * Bulk reads of history through git's read-only plumbing, for pre-push: the
  * pointer files that changed between a thousand pairs of commits are one
- * `git diff-tree --stdin`, and their contents one `git cat-file --batch`.
+ * `git diff-tree --stdin`, and their contents one `git cat-file --batch`
+ * fed from its output as it streams.
  * Walking the same trees object by object in JavaScript (isomorphic-git)
  * costs about a millisecond per commit; git does it in a twentieth of that.
  * These commands run no hooks and never write the repository.
@@ -30,38 +32,6 @@ function isBlobMode(mode: string): boolean {
 
 function wanted(path: string): boolean {
   return dataPathOf(path) !== undefined && path !== '.dvx' && !path.startsWith('.dvx/');
-}
-
-/**
- * For each pair (in order), the pointer files added, changed or removed from
- * commit `from` to commit `to`. Both must be full object ids.
- */
-export function diffPointerFiles(dir: string, pairs: readonly { from: string; to: string }[]): PointerFileChange[][] {
-  if (pairs.length === 0) return [];
-  const input = pairs.map((p) => `${p.to} ${p.from}\n`).join('');
-  // --always: a header for every input line, even when nothing changed, so output i is pair i.
-  const out = gitBytes(dir, ['diff-tree', '-r', '-z', '--always', '--no-renames', '--no-ext-diff', '--stdin'], input).toString('utf8');
-  const tokens = out.split('\0');
-  const result: PointerFileChange[][] = [];
-  let cur: PointerFileChange[] | undefined;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    if (t === '') continue;
-    if (t.startsWith(':')) {
-      // ":<old mode> <new mode> <old id> <new id> <status>", then the path
-      const path = tokens[++i];
-      if (path === undefined || !cur) throw new DvxError('git_failed', 'git diff-tree printed a change without a path');
-      if (!wanted(path)) continue;
-      const [oldMode, newMode, , newId] = t.slice(1).split(' ');
-      if (isBlobMode(newMode!)) cur.push({ path, blob: newId! });
-      else if (isBlobMode(oldMode!)) cur.push({ path, blob: undefined });
-    } else {
-      cur = [];
-      result.push(cur);
-    }
-  }
-  if (result.length !== pairs.length) throw new DvxError('git_failed', `git diff-tree answered for ${result.length} of ${pairs.length} commits`);
-  return result;
 }
 
 /** Every pointer file in a commit: [path, blob id]. */
@@ -183,6 +153,106 @@ export function readObjects(dir: string, ids: readonly string[]): Map<string, { 
     if (!m) throw new DvxError('git_failed', `git cannot read object ${id}: ${header}`);
     const size = Number(m[3]);
     found.set(id, { type: m[2]!, bytes: out.subarray(nl + 1, nl + 1 + size) });
+    at = nl + 1 + size + 1;
+  }
+  return found;
+}
+
+/** A git command run asynchronously: its whole output, or a DvxError naming what failed. */
+function gitAsync(dir: string, args: string[]): { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream; output: Promise<Buffer> } {
+  const child = spawn('git', args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A command that exits early must not crash us with EPIPE: its exit status says what went wrong.
+  child.stdin.on('error', () => undefined);
+  const output = new Promise<Buffer>((resolve, reject) => {
+    child.once('error', (err) => reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git') : err));
+    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new DvxError('git_failed', `git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code}`}`))));
+  });
+  return { stdin: child.stdin, stdout: child.stdout, output };
+}
+
+/**
+ * diffPointerFiles and readBlobs at once: `git diff-tree`'s output is parsed as
+ * it streams and each new pointer blob is asked of a `git cat-file --batch`
+ * running beside it, so the two commands use both cores instead of one after
+ * the other. Blobs for which `known` answers true are not read.
+ */
+export async function diffPointerFilesWithContents(dir: string, pairs: readonly { from: string; to: string }[], known: (blob: string) => boolean): Promise<{ changes: PointerFileChange[][]; contents: Map<string, Buffer> }> {
+  if (pairs.length === 0) return { changes: [], contents: new Map() };
+  const diff = gitAsync(dir, ['diff-tree', '-r', '-z', '--always', '--no-renames', '--no-ext-diff', '--stdin']);
+  const cat = gitAsync(dir, ['cat-file', '--batch', '--buffer']);
+  cat.output.catch(() => undefined); // awaited below, unless diff-tree failed first
+  const asked: string[] = [];
+  const askedSet = new Set<string>();
+  const changes: PointerFileChange[][] = [];
+  let cur: PointerFileChange[] | undefined;
+  let status: string | undefined; // the ":<modes> <ids> <status>" token whose path comes next
+  let partial = '';
+  const take = (t: string) => {
+    if (status !== undefined) {
+      const s = status;
+      status = undefined;
+      if (!cur) throw new DvxError('git_failed', 'git diff-tree printed a change before a commit');
+      if (!wanted(t)) return;
+      const [oldMode, newMode, , newId] = s.slice(1).split(' ');
+      if (isBlobMode(newMode!)) {
+        cur.push({ path: t, blob: newId! });
+        if (!askedSet.has(newId!) && !known(newId!)) {
+          askedSet.add(newId!);
+          asked.push(newId!);
+          cat.stdin.write(`${newId}\n`);
+        }
+      } else if (isBlobMode(oldMode!)) cur.push({ path: t, blob: undefined });
+    } else if (t.startsWith(':')) status = t;
+    else if (t !== '') {
+      cur = [];
+      changes.push(cur);
+    }
+  };
+  const parsed = new Promise<void>((resolve, reject) => {
+    const utf8 = new StringDecoder('utf8');
+    diff.stdout.on('data', (chunk: Buffer) => {
+      try {
+        const tokens = (partial + utf8.write(chunk)).split('\0');
+        partial = tokens.pop()!;
+        for (const t of tokens) take(t);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    diff.stdout.on('end', () => {
+      cat.stdin.end();
+      resolve();
+    });
+  });
+  diff.stdin.end(pairs.map((p) => `${p.to} ${p.from}\n`).join(''));
+  try {
+    await Promise.all([parsed, diff.output]);
+  } finally {
+    cat.stdin.end();
+  }
+  if (partial !== '') take(partial);
+  if (changes.length !== pairs.length) throw new DvxError('git_failed', `git diff-tree answered for ${changes.length} of ${pairs.length} commits`);
+  const out = await cat.output;
+  return { changes, contents: splitBatch(out, asked, 'blob') };
+}
+
+/** `git cat-file --batch` output for `ids` (in order), by id; every object must have type `want` when given. */
+function splitBatch(out: Buffer, ids: readonly string[], want?: string): Map<string, Buffer> {
+  const found = new Map<string, Buffer>();
+  let at = 0;
+  for (const id of ids) {
+    const nl = out.indexOf(10, at);
+    if (nl < 0) throw new DvxError('git_failed', `git cat-file stopped before object ${id}`);
+    const header = out.toString('latin1', at, nl);
+    const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+    if (!m) throw new DvxError('git_failed', `git cannot read object ${id}: ${header}`);
+    if (want && m[2] !== want) throw new DvxError('bad_pointer', `git object ${id} is a ${m[2]}, not a ${want}`);
+    const size = Number(m[3]);
+    found.set(id, out.subarray(nl + 1, nl + 1 + size));
     at = nl + 1 + size + 1;
   }
   return found;

@@ -3,7 +3,7 @@ import type { PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
-import { diffPointerFiles, listPointerFiles, parseCommit, readBlobs, readObjects, revList, type ParsedCommit } from './git-batch.ts';
+import { diffPointerFilesWithContents, listPointerFiles, parseCommit, readBlobs, readObjects, revList, type ParsedCommit } from './git-batch.ts';
 import { gitFs, type GitFs } from './git-fs.ts';
 
 /**
@@ -171,12 +171,12 @@ export class GitHistory {
    */
   async changesMany(pairs: readonly { from: string | undefined; to: string }[]): Promise<PointerChanges[]> {
     const withBase = pairs.filter((p): p is { from: string; to: string } => p.from !== undefined);
-    const diffs = diffPointerFiles(this.dir, withBase);
+    const { changes: diffs, contents } = await diffPointerFilesWithContents(this.dir, withBase, (blob) => this.pointerBlobs.has(blob));
     let d = 0;
     const files = pairs.map((p) => (p.from === undefined ? listPointerFiles(this.dir, p.to).map(([path, blob]) => ({ path, blob })) : diffs[d++]!));
     const unread = new Set<string>();
-    for (const list of files) for (const f of list) if (f.blob && !this.pointerBlobs.has(f.blob)) unread.add(f.blob);
-    const contents = readBlobs(this.dir, [...unread]);
+    for (const list of files) for (const f of list) if (f.blob && !this.pointerBlobs.has(f.blob) && !contents.has(f.blob)) unread.add(f.blob);
+    for (const [id, bytes] of readBlobs(this.dir, [...unread])) contents.set(id, bytes);
     return files.map((list, i) => {
       const out: PointerChanges = { set: new Map(), removed: [] };
       for (const f of list) {

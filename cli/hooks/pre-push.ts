@@ -85,8 +85,10 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
 
     const cache = await ws.cache();
     const summary = roots.size > 0 ? await pushData(cache, remote, [...roots.values()]) : undefined;
-    for (const batch of batches(records)) await remote.recordCommits({ commits: batch, refs: [] });
-    if (refs.length > 0) await remote.recordCommits({ commits: [], refs });
+    // The refs go with the last batch (one transaction: they name commits of that request or earlier ones).
+    const all = batches(records);
+    for (let i = 0; i < all.length; i++) await remote.recordCommits({ commits: all[i]!, refs: i === all.length - 1 ? refs : [] });
+    if (all.length === 0 && refs.length > 0) await remote.recordCommits({ commits: [], refs });
     if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
       const store = openTracking(ws);
       try {
