@@ -76,6 +76,8 @@ test('a broken pointer file is reported with its commit and path', async (t) => 
   const a = commit('ok', { 'a.bin.dvx': pointer('a.bin', 1) });
   const b = commit('broken', { 'a.bin.dvx': 'size: nonsense\n' });
   await assert.rejects(GitHistory.open(dir).changesMany([{ from: a, to: b }]), (err: Error) => /a\.bin\.dvx is not a valid pointer/.test(err.message) && err.message.includes(b.slice(0, 10)));
+  // A commit git does not have fails cleanly, whichever of the two commands notices.
+  await assert.rejects(GitHistory.open(dir).changesMany([{ from: a, to: 'f'.repeat(40) }]), (err: Error & { code?: string }) => err.code === 'git_failed');
 });
 
 test('parseCommit reads commit objects exactly as isomorphic-git does', async (t) => {
