@@ -62,10 +62,19 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     return;
   }
   try {
-    const commits = await history.newCommits(tips, (shas) => remote.knownCommits(shas));
+    // What the walk learnt: the parents outside the push are usually among the commits it asked about.
+    const asked = new Set<string>();
+    const known = new Set<string>();
+    const commits = await history.newCommits(tips, async (shas) => {
+      const k = await remote.knownCommits(shas);
+      for (const s of shas) asked.add(s);
+      for (const s of k) known.add(s);
+      return k;
+    });
     const inPush = new Set(commits.map((c) => c.sha));
     const outsideParents = [...new Set(commits.map((c) => c.parents[0]).filter((p): p is string => !!p && !inPush.has(p)))];
-    const knownParents = outsideParents.length ? await remote.knownCommits(outsideParents) : new Set<string>();
+    const unasked = outsideParents.filter((p) => !asked.has(p));
+    const knownParents = new Set([...outsideParents.filter((p) => known.has(p)), ...(unasked.length ? await remote.knownCommits(unasked) : [])]);
 
     // A commit whose first parent the server will know is sent as changes; any other with its full pointer list.
     const bases = commits.map((c) => {
