@@ -72,6 +72,7 @@ export function revList(dir: string, tips: readonly string[]): { lines: AsyncIte
     child.once('error', (err) => reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git') : err));
     child.once('close', (code) => resolve(code));
   });
+  exited.catch(() => undefined); // awaited after the last line; a walk stopped early never looks
   let stopped = false;
   async function* lines(): AsyncGenerator<[string, string[]]> {
     for await (const line of createInterface({ input: child.stdout, crlfDelay: Infinity })) {
