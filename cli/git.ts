@@ -4,8 +4,10 @@ import { DvxError } from '../core/errors.ts';
 
 /**
  * The git CLI, for what must go through it: anything that writes the repository
- * (staging pointers) and asking git where things are. Reading history is done
- * with isomorphic-git elsewhere; the two never write the repository at once.
+ * (staging pointers), asking git where things are, and bulk reads of history
+ * (cli/history/git-batch.ts: one read-only plumbing command for a thousand
+ * commits). Other history reads use isomorphic-git; neither writes the
+ * repository while the other may.
  */
 const execFile = promisify(execFileCb);
 
@@ -17,6 +19,17 @@ export function gitSync(cwd: string, args: string[], opts: { input?: string | Bu
     const e = err as { stderr?: string; code?: string };
     if (e.code === 'ENOENT') throw new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
     throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}`);
+  }
+}
+
+/** A read-only git command's raw output (object contents are bytes, not text). */
+export function gitBytes(cwd: string, args: string[], input?: string | Buffer): Buffer {
+  try {
+    return execFileSync('git', args, { cwd, input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; code?: string };
+    if (e.code === 'ENOENT') throw new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
+    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr?.toString('utf8') ?? '').trim() || String(err)}`);
   }
 }
 

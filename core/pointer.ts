@@ -25,6 +25,8 @@ export const POINTER_SUFFIX = '.dvx';
 const HEADER = '# dvx pointer: commit this file, not the data';
 const WHAT = 'pointer file';
 const MAX_POINTER_BYTES = 8192;
+// One decoder for every call: making one costs more than decoding a pointer (pre-push decodes thousands).
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface Pointer {
   readonly path: string;
@@ -77,7 +79,7 @@ export function decodePointer(text: string | Uint8Array): Pointer {
     if (text.length > MAX_POINTER_BYTES) throw new FormatError(WHAT, `${text.length} bytes is too large for a pointer (is this the data itself?)`);
     try {
       // Lossy decoding would map bad bytes to U+FFFD and accept a second encoding.
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(text);
+      text = UTF8.decode(text);
     } catch {
       throw new FormatError(WHAT, 'is not valid UTF-8 text');
     }

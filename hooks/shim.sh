@@ -22,6 +22,9 @@ if [ -x "$dir/$hook.dvx-chained" ]; then
   run "$dir/$hook.dvx-chained" "$@" || exit $?
 fi
 [ "${DVX_SKIP_HOOKS:-}" = 1 ] && exit 0
+# post-commit acts only on a pipeline, dvx.yaml at the top of the working tree
+# (where git runs hooks): without one, starting node would be all it does.
+[ "$hook" = post-commit ] && [ ! -f dvx.yaml ] && exit 0
 if [ -x "$node" ] && [ -f "$dvx" ]; then
   run "$node" "$dvx" hook "$hook" "$@"
   exit $?

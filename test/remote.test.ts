@@ -37,6 +37,7 @@ for (const backend of BACKENDS) {
     const first = await dvxJson(ws, ['push'], env);
     assert.equal(first.missing, first.uploadedBlobs);
     assert.ok(first.uploadedBytes > v1.length);
+    assert.equal(first.packs, 1, 'what fits in one pack goes as one: chunks, file manifests and the tree together');
 
     // Version 2: 2 KiB rewritten, 50 kB appended.
     const v2 = Buffer.concat([v1, seededBytes(2, 50_000)]);
@@ -62,6 +63,26 @@ for (const backend of BACKENDS) {
     assert.equal(sha(readFileSync(join(clone, 'data/events.csv'))), sha(v1));
     const fsck = await server.admin(['fsck', '--json']);
     assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+  });
+
+  test(`a push larger than one pack goes in stages, chunk packs before the manifests; a clone gets it byte-identical (${backend})`, async (t) => {
+    const server = await startServer(t, { backend });
+    const env = { DVX_TOKEN: await server.token('big', 'write') };
+    const { ws, bare } = await project(t, server, 'big');
+    const big = seededBytes(7, 36 << 20);
+    mkdirSync(join(ws, 'd'));
+    writeFileSync(join(ws, 'd/big.bin'), big);
+    writeFileSync(join(ws, 'd/small.bin'), seededBytes(8, 5000));
+    await dvxOk(ws, ['add', 'd']);
+    git(ws, ['commit', '-qm', 'big']);
+    git(ws, ['push', '-q', 'origin', 'main']);
+    const pushed = await dvxJson(ws, ['push'], env);
+    assert.ok(pushed.packs >= 3, `${pushed.packs} packs: two of chunks at least, then the manifests`);
+    assert.equal(pushed.missing, pushed.uploadedBlobs);
+    const clone = tempDir(t, 'dvx-clone-');
+    git(clone, ['clone', '-q', bare, '.']);
+    await dvxOk(clone, ['pull'], env);
+    assert.equal(sha(readFileSync(join(clone, 'd/big.bin'))), sha(big));
   });
 
   test(`credentials: none, read-only, dvx login, DVX_TOKEN; a server that is down fails clearly (${backend})`, async (t) => {

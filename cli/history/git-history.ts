@@ -1,8 +1,9 @@
 import { isAbsolute, join } from 'node:path';
-import git, { type PromiseFsClient } from 'isomorphic-git';
+import type { PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
+import { diffPointerFilesWithContents, listPointerFiles, parseCommit, readBlobs, readObjects, revList, type ParsedCommit } from './git-batch.ts';
 import { gitFs, type GitFs } from './git-fs.ts';
 
 /**
@@ -43,11 +44,18 @@ export interface PointerChanges {
 
 const ZERO = /^0+$/;
 
+// Loaded on first use: pre-push reads history with git plumbing only, and half a
+// megabyte of isomorphic-git costs every hook start ~40 ms to compile.
+let isoGitModule: Promise<typeof import('isomorphic-git').default> | undefined;
+function isoGit(): Promise<typeof import('isomorphic-git').default> {
+  isoGitModule ??= import('isomorphic-git').then((m) => m.default);
+  return isoGitModule;
+}
+
 export class GitHistory {
   private readonly cache = {};
   private readonly commits = new Map<string, CommitInfo>();
   private readonly pointerBlobs = new Map<string, Pointer>();
-  private readonly treePointers = new Map<string, ReadonlyArray<readonly [string, string]>>();
   private readonly trees = new Map<string, Promise<string[]>>();
   private readonly fs: GitFs & PromiseFsClient;
 
@@ -116,7 +124,7 @@ export class GitHistory {
   private rawTree(oid: string): Promise<string[]> {
     let t = this.trees.get(oid);
     if (!t) {
-      t = this.read(() => git.readObject({ ...this.base, oid, format: 'content' })).then((r) => {
+      t = this.read(async () => (await isoGit()).readObject({ ...this.base, oid, format: 'content' })).then((r) => {
         if (r.type !== 'tree') throw new DvxError('bad_tree', `git object ${oid} is a ${r.type}, not a tree`);
         return splitTree(r.object as Uint8Array, oid.length / 2);
       });
@@ -144,38 +152,40 @@ export class GitHistory {
   async commit(sha: string): Promise<CommitInfo> {
     let c = this.commits.get(sha);
     if (c) return c;
-    const { commit } = await this.read(() => git.readCommit({ ...this.base, oid: sha }));
-    const person = (p: { name: string; email: string; timestamp: number; timezoneOffset: number }): Person => ({ name: p.name, email: p.email, time: p.timestamp, tz: formatTz(p.timezoneOffset) });
-    c = { sha, parents: commit.parent, tree: commit.tree, message: commit.message, author: person(commit.author), committer: person(commit.committer) };
+    const { commit } = await this.read(async () => (await isoGit()).readCommit({ ...this.base, oid: sha }));
+    c = toCommitInfo(sha, { ...commit, parents: commit.parent });
     this.commits.set(sha, c);
     return c;
   }
 
   /** Every pointer in a commit, by data path. */
   async pointersAt(sha: string): Promise<Map<string, Pointer>> {
-    const c = await this.commit(sha);
-    const out = new Map<string, Pointer>();
-    for (const [path, blob] of await this.pointerEntries(c.tree, '')) {
-      out.set(dataPathOf(path)!, await this.pointer(blob, path, sha));
-    }
-    return out;
+    return (await this.changesMany([{ from: undefined, to: sha }]))[0]!.set;
   }
 
-  /** Pointer files under a tree: [path relative to the tree, blob id]. */
-  private async pointerEntries(tree: string, at: string): Promise<ReadonlyArray<readonly [string, string]>> {
-    const cached = this.treePointers.get(tree);
-    if (cached) return cached;
-    const out: [string, string][] = [];
-    for (const e of (await this.rawTree(tree)).map(decodeEntry)) {
-      if (e.type === 'tree') {
-        if (at === '' && e.path === '.dvx') continue;
-        for (const [p, b] of await this.pointerEntries(e.oid, `${at}${e.path}/`)) out.push([`${e.path}/${p}`, b]);
-      } else if (e.type === 'blob' && dataPathOf(e.path) !== undefined) {
-        out.push([e.path, e.oid]);
+  /**
+   * What changes(from, to) answers, for many pairs at once, with two git
+   * plumbing commands in all (./git-batch.ts) instead of a tree walk per pair:
+   * pre-push asks this for every commit it sends. A pair without `from`
+   * lists every pointer of `to`.
+   */
+  async changesMany(pairs: readonly { from: string | undefined; to: string }[]): Promise<PointerChanges[]> {
+    const withBase = pairs.filter((p): p is { from: string; to: string } => p.from !== undefined);
+    const { changes: diffs, contents } = await diffPointerFilesWithContents(this.dir, withBase, (blob) => this.pointerBlobs.has(blob));
+    let d = 0;
+    const files = pairs.map((p) => (p.from === undefined ? listPointerFiles(this.dir, p.to).map(([path, blob]) => ({ path, blob })) : diffs[d++]!));
+    const unread = new Set<string>();
+    for (const list of files) for (const f of list) if (f.blob && !this.pointerBlobs.has(f.blob) && !contents.has(f.blob)) unread.add(f.blob);
+    for (const [id, bytes] of readBlobs(this.dir, [...unread])) contents.set(id, bytes);
+    return files.map((list, i) => {
+      const out: PointerChanges = { set: new Map(), removed: [] };
+      for (const f of list) {
+        const data = dataPathOf(f.path)!;
+        if (f.blob === undefined) out.removed.push(data);
+        else out.set.set(data, this.decodeOnce(f.blob, f.path, pairs[i]!.to, () => contents.get(f.blob!)!));
       }
-    }
-    this.treePointers.set(tree, out);
-    return out;
+      return out;
+    });
   }
 
   /** Pointers added, changed or removed from one commit to another (either may be undefined: empty). */
@@ -214,11 +224,18 @@ export class GitHistory {
   }
 
   private async pointer(blob: string, path: string, commit: string): Promise<Pointer> {
+    const p = this.pointerBlobs.get(blob);
+    if (p) return p;
+    const { blob: bytes } = await this.read(async () => (await isoGit()).readBlob({ ...this.base, oid: blob }));
+    return this.decodeOnce(blob, path, commit, () => bytes);
+  }
+
+  /** A pointer blob decoded once per blob id. */
+  private decodeOnce(blob: string, path: string, commit: string, bytes: () => Uint8Array): Pointer {
     let p = this.pointerBlobs.get(blob);
     if (p) return p;
-    const { blob: bytes } = await this.read(() => git.readBlob({ ...this.base, oid: blob }));
     try {
-      p = decodePointer(bytes);
+      p = decodePointer(bytes());
     } catch (err) {
       if (err instanceof FormatError) throw new DvxError('bad_pointer', `commit ${commit.slice(0, 10)}: ${path} is not a valid pointer: ${err.message.replace(/^pointer file: /, '')}`, 'fix the pointer in a new commit (`dvx add` rewrites it)');
       throw err;
@@ -230,56 +247,74 @@ export class GitHistory {
   /**
    * Commits reachable from `tips`, parents before children, not descending into
    * commits for which `stop` (asked in batches) answers true.
+   *
+   * git walks the graph (`git rev-list --parents`, streamed); every `batch`
+   * commits, `stop` is asked about them, and a known commit's ancestors are
+   * cut off (they were recorded before it). The walk ends once no commit
+   * found so far has a parent that is neither listed nor cut off. Then the
+   * commits found are read in one `git cat-file --batch`.
    */
   async newCommits(tips: readonly string[], stop: (shas: string[]) => Promise<Set<string>>, batch = 500): Promise<CommitInfo[]> {
-    const found = new Map<string, CommitInfo>();
-    const seen = new Set<string>();
-    let frontier = [...new Set(tips)].filter((t) => !GitHistory.isZero(t));
-    while (frontier.length > 0) {
-      // Read ahead up to `batch` commits before asking which are already known.
-      const layer: CommitInfo[] = [];
-      const queue = [...frontier];
-      frontier = [];
-      while (queue.length > 0 && layer.length < batch) {
-        const sha = queue.shift()!;
-        if (seen.has(sha)) continue;
-        seen.add(sha);
-        let c: CommitInfo;
-        try {
-          c = await this.commit(sha);
-        } catch {
-          continue; // outside a shallow clone's history: nothing to send
-        }
-        layer.push(c);
-        queue.push(...c.parents);
+    const start = [...new Set(tips)].filter((t) => !GitHistory.isZero(t));
+    if (start.length === 0) return [];
+    const parentsOf = new Map<string, string[]>();
+    const order: string[] = [];
+    const cut = new Set<string>();
+    // parents of listed, not cut commits that are not listed yet: while any remain, the walk goes on
+    const open = new Set<string>(start);
+    const markCut = (sha: string) => {
+      const stack = [sha];
+      while (stack.length) {
+        const s = stack.pop()!;
+        if (cut.has(s)) continue;
+        cut.add(s);
+        open.delete(s);
+        stack.push(...(parentsOf.get(s) ?? []));
       }
-      frontier.push(...queue);
-      const known = await stop(layer.map((c) => c.sha));
-      // A known commit's ancestors were recorded before it: cut them off.
-      const cut = new Set<string>();
-      const mark = (sha: string) => {
-        const stack = [sha];
-        while (stack.length) {
-          const s = stack.pop()!;
-          if (cut.has(s)) continue;
-          cut.add(s);
-          const c = this.commits.get(s);
-          if (c) stack.push(...c.parents);
+    };
+    let pending: string[] = [];
+    const ask = async () => {
+      const shas = pending.filter((s) => !cut.has(s));
+      pending = [];
+      if (shas.length > 0) for (const s of await stop(shas)) markCut(s);
+    };
+    const walk = revList(this.dir, start);
+    try {
+      for await (const [sha, parents] of walk.lines) {
+        if (parentsOf.has(sha)) continue;
+        parentsOf.set(sha, parents);
+        order.push(sha);
+        open.delete(sha);
+        if (cut.has(sha)) {
+          for (const p of parents) markCut(p);
+        } else {
+          for (const p of parents) if (!parentsOf.has(p) && !cut.has(p)) open.add(p);
+          pending.push(sha);
+          if (pending.length >= batch) await ask();
         }
-      };
-      for (const s of known) mark(s);
-      for (const c of layer) if (!cut.has(c.sha)) found.set(c.sha, c);
-      frontier = frontier.filter((s) => !cut.has(s));
-      for (const s of cut) found.delete(s);
+        if (open.size === 0) {
+          await ask();
+          if (open.size === 0) break;
+        }
+      }
+      await ask();
+    } finally {
+      walk.stop();
     }
-    return topoOrder([...found.values()]);
+    const found = order.filter((s) => !cut.has(s));
+    const objects = readObjects(this.dir, found.filter((s) => !this.commits.has(s)));
+    for (const [sha, o] of objects) {
+      if (o.type !== 'commit') throw new DvxError('bad_commit', `git object ${sha} is a ${o.type}, not a commit`);
+      this.commits.set(sha, toCommitInfo(sha, parseCommit(sha, o.bytes)));
+    }
+    return topoOrder(found.map((s) => this.commits.get(s)!));
   }
 
   /** Branches and tags of the local repository, with the commits they name. */
   async localRefs(): Promise<{ name: string; sha: string }[]> {
     const out: { name: string; sha: string }[] = [];
-    for (const b of await git.listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
-    for (const t of await git.listTags({ ...this.base })) {
+    for (const b of await (await isoGit()).listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
+    for (const t of await (await isoGit()).listTags({ ...this.base })) {
       const sha = await this.resolve(`refs/tags/${t}`).catch(() => undefined);
       if (sha) out.push({ name: `refs/tags/${t}`, sha });
     }
@@ -354,6 +389,11 @@ function topoOrder(commits: CommitInfo[]): CommitInfo[] {
     }
   }
   return out;
+}
+
+function toCommitInfo(sha: string, c: Pick<ParsedCommit, 'tree' | 'parents' | 'message' | 'author' | 'committer'>): CommitInfo {
+  const person = (p: ParsedCommit['author']): Person => ({ name: p.name, email: p.email, time: p.timestamp, tz: formatTz(p.timezoneOffset) });
+  return { sha, parents: c.parents, tree: c.tree, message: c.message, author: person(c.author), committer: person(c.committer) };
 }
 
 function formatTz(offsetMinutes: number): string {

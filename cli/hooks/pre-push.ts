@@ -56,38 +56,48 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     // Without a dvx remote, a push is fine only if it carries no pointers at all.
     const remoteShas = new Set(lines.map((l) => l.remoteSha));
     const commits = await history.newCommits(tips, async (shas) => new Set(shas.filter((s) => remoteShas.has(s))));
-    for (const c of commits) {
-      const ch = await history.changes(c.parents[0], c.sha);
+    for (const ch of await history.changesMany(commits.map((c) => ({ from: c.parents[0], to: c.sha })))) {
       if (ch.set.size > 0) throw new DvxError('no_remote', `these commits name dvx data (e.g. ${[...ch.set.keys()][0]}) but no dvx remote is configured to push it to`, (err as DvxError).hint);
     }
     return;
   }
   try {
-    const commits = await history.newCommits(tips, (shas) => remote.knownCommits(shas));
+    // What the walk learnt: the parents outside the push are usually among the commits it asked about.
+    const asked = new Set<string>();
+    const known = new Set<string>();
+    const commits = await history.newCommits(tips, async (shas) => {
+      const k = await remote.knownCommits(shas);
+      for (const s of shas) asked.add(s);
+      for (const s of k) known.add(s);
+      return k;
+    });
     const inPush = new Set(commits.map((c) => c.sha));
     const outsideParents = [...new Set(commits.map((c) => c.parents[0]).filter((p): p is string => !!p && !inPush.has(p)))];
-    const knownParents = outsideParents.length ? await remote.knownCommits(outsideParents) : new Set<string>();
+    const unasked = outsideParents.filter((p) => !asked.has(p));
+    const knownParents = new Set([...outsideParents.filter((p) => known.has(p)), ...(unasked.length ? await remote.knownCommits(unasked) : [])]);
 
+    // A commit whose first parent the server will know is sent as changes; any other with its full pointer list.
+    const bases = commits.map((c) => {
+      const parent = c.parents[0];
+      return parent && (inPush.has(parent) || knownParents.has(parent)) ? parent : undefined;
+    });
+    const changes = await history.changesMany(commits.map((c, i) => ({ from: bases[i], to: c.sha })));
     const records: CommitRecord[] = [];
     const roots = new Map<string, Root>();
-    for (const c of commits) {
-      const parent = c.parents[0];
+    commits.forEach((c, i) => {
+      const ch = changes[i]!;
+      for (const [path, p] of ch.set) roots.set(p.manifest, { path, pointer: p });
       const base = { sha: c.sha, parents: [...c.parents], author: c.author, committer: c.committer, message: c.message };
-      if (parent && (inPush.has(parent) || knownParents.has(parent))) {
-        const ch = await history.changes(parent, c.sha);
-        for (const [path, p] of ch.set) roots.set(p.manifest, { path, pointer: p });
-        records.push({ ...base, changes: { set: [...ch.set].map(([path, p]) => recordPointer(path, p)), removed: ch.removed } });
-      } else {
-        const all = await history.pointersAt(c.sha);
-        for (const [path, p] of all) roots.set(p.manifest, { path, pointer: p });
-        records.push({ ...base, pointers: [...all].map(([path, p]) => recordPointer(path, p)) });
-      }
-    }
+      const set = [...ch.set].map(([path, p]) => recordPointer(path, p));
+      records.push(bases[i] ? { ...base, changes: { set, removed: ch.removed } } : { ...base, pointers: set });
+    });
 
     const cache = await ws.cache();
     const summary = roots.size > 0 ? await pushData(cache, remote, [...roots.values()]) : undefined;
-    for (const batch of batches(records)) await remote.recordCommits({ commits: batch, refs: [] });
-    if (refs.length > 0) await remote.recordCommits({ commits: [], refs });
+    // The refs go with the last batch (one transaction: they name commits of that request or earlier ones).
+    const all = batches(records);
+    for (let i = 0; i < all.length; i++) await remote.recordCommits({ commits: all[i]!, refs: i === all.length - 1 ? refs : [] });
+    if (all.length === 0 && refs.length > 0) await remote.recordCommits({ commits: [], refs });
     if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
       const store = openTracking(ws);
       try {

@@ -1,4 +1,4 @@
-import { PackBuilder, type PackIndex } from '../../core/pack.ts';
+import { PACK_ENTRY_BYTES, PACK_TARGET_BYTES, PACK_TRAILER_BYTES, PackBuilder, type PackIndex } from '../../core/pack.ts';
 import type { BlobLocation } from '../cache/cache-index.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
@@ -14,8 +14,9 @@ import { runTransfers } from './transfer-queue.ts';
  * server already has therefore never needs to be in the local cache. Uploads
  * go bottom-up: chunk packs (in parallel), then file manifests, then trees,
  * each stage after the previous one is acknowledged, because the server
- * accepts a manifest only when everything it references is there. Running it
- * again after any failure sends only what is still missing.
+ * accepts a manifest only when everything it references is there (or in the
+ * same pack: a push that fits in one pack is sent as one). Running it again
+ * after any failure sends only what is still missing.
  */
 export interface PushSummary {
   blobs: number;
@@ -53,7 +54,12 @@ export async function pushData(cache: LocalCache, remote: DvxRemote, roots: read
     uploadedBytes: 0,
     packs: 0,
   };
-  const plans = stages.map((ids) => planPacks(ids, reach.locations));
+  // The server accepts a manifest whose data is in the same pack (docs/protocol.md, push
+  // step 3): when everything missing fits in one pack, it goes as one, which is one
+  // verification, one durable write and one transaction on the server instead of one per stage.
+  const all = stages.flat();
+  const oneBytes = all.reduce((n, id) => n + reach.locations.get(id)!.length + PACK_ENTRY_BYTES, PACK_TRAILER_BYTES);
+  const plans = all.length > 0 && oneBytes <= PACK_TARGET_BYTES ? [planPacks(all, reach.locations)] : stages.map((ids) => planPacks(ids, reach.locations));
   opts.onPlan?.(plans.flat().reduce((n, p) => n + p.index.packBytes, 0));
   let sent = 0;
   for (const packs of plans) {

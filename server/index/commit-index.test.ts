@@ -78,3 +78,26 @@ test('datasets at any commit of a long chain equal a replay of its changes; line
   assert.equal(index.resolve(rid, shas[5]!.slice(0, 12)).kind, 'commit');
   assert.equal(index.resolve(rid, 'nope').kind, 'none');
 });
+
+test('a parent recorded after its child is linked to it, in its own repository only', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dvx-commit-index-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(join(dir, 'index.sqlite'));
+  t.after(() => db.close());
+  const repo = (name: string) => db.prepare('INSERT INTO repos (name, created) VALUES (?, 0) RETURNING rid').pluck().get(name) as number;
+  const [a, b] = [repo('a'), repo('b')];
+  const index = new CommitIndex(db);
+  const link = (cid: number) => db.prepare('SELECT n, parent FROM commit_parents WHERE cid = ? ORDER BY n').raw().all(cid);
+  const [root, side, merge] = ['root', 'side', 'merge'].map((s) => h(s).slice(0, 40)) as [string, string, string];
+  db.transaction(() => {
+    const r = index.insert(a, commit(root, undefined, 1, [], 0), 0);
+    // The merge's second parent is not recorded yet, in either repository.
+    const m = index.insert(a, commit(merge, r, 3, [], 0, [root, side]), 0);
+    assert.deepEqual(link(m), [[0, r], [1, null]]);
+    const other = index.insert(b, commit(side, undefined, 2, [], 0), 0);
+    assert.deepEqual(link(m), [[0, r], [1, null]], 'a commit of another repository is not its parent');
+    const s = index.insert(a, commit(side, r, 2, [], 0, [root]), 0);
+    assert.notEqual(s, other);
+    assert.deepEqual(link(m), [[0, r], [1, s]]);
+  })();
+});

@@ -126,23 +126,27 @@ export class CommitIndex {
       insertCommit: db.prepare(
         `INSERT INTO commits (rid, sha, author_name, author_email, author_time, author_tz, committer_name, committer_email, committer_time, committer_tz, message,
            base_parent, snapshot, chain_len, chain_rows, datasets, meta_hash, state_digest, recorded)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) RETURNING cid`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING cid`,
       ).pluck(),
       setSnapshot: db.prepare('UPDATE commits SET snapshot = ? WHERE cid = ?'),
       insertParent: db.prepare('INSERT INTO commit_parents (cid, n, sha, parent) VALUES (?, ?, ?, ?)'),
-      fillParent: db.prepare('UPDATE commit_parents SET parent = ? WHERE sha = ? AND parent IS NULL AND cid IN (SELECT cid FROM commits WHERE rid = ?)'),
+      // Correlated, not `cid IN (SELECT cid FROM commits WHERE rid = ?)`: SQLite builds that list from every commit of the repository, on every insert.
+      fillParent: db.prepare('UPDATE commit_parents SET parent = ? WHERE sha = ? AND parent IS NULL AND EXISTS (SELECT 1 FROM commits c WHERE c.cid = commit_parents.cid AND c.rid = ?)'),
       pathId: db.prepare('SELECT pid FROM dataset_paths WHERE rid = ? AND path = ?').pluck(),
       insertPath: db.prepare('INSERT INTO dataset_paths (rid, path) VALUES (?, ?) RETURNING pid').pluck(),
       versionId: db.prepare('SELECT vid FROM dataset_versions WHERE pid = ? AND manifest = ?').pluck(),
-      insertVersion: db.prepare('INSERT INTO dataset_versions (pid, type, size, files, sha256, manifest) VALUES (?, ?, ?, ?, ?, ?) RETURNING vid').pluck(),
+      // A pushed version is usually new: insert first, look up only when it was there already.
+      insertVersion: db.prepare('INSERT INTO dataset_versions (pid, type, size, files, sha256, manifest) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pid, manifest) DO NOTHING RETURNING vid').pluck(),
       version: db.prepare('SELECT p.path, v.type, v.size, v.files, v.sha256, v.manifest FROM dataset_versions v JOIN dataset_paths p ON p.pid = v.pid WHERE v.vid = ?'),
       insertChange: db.prepare('INSERT INTO commit_changes (cid, pid, vid, new_bytes) VALUES (?, ?, ?, ?)'),
       insertSnapshot: db.prepare('INSERT INTO commit_snapshots (cid, pid, vid) VALUES (?, ?, ?)'),
+      copySnapshot: db.prepare('INSERT INTO commit_snapshots (cid, pid, vid) SELECT ?, pid, vid FROM commit_snapshots WHERE cid = ?'),
+      upsertSnapshotRow: db.prepare('INSERT INTO commit_snapshots (cid, pid, vid) VALUES (?, ?, ?) ON CONFLICT(cid, pid) DO UPDATE SET vid = excluded.vid'),
+      deleteSnapshotRow: db.prepare('DELETE FROM commit_snapshots WHERE cid = ? AND pid = ?'),
       changeOf: db.prepare('SELECT vid FROM commit_changes WHERE cid = ? AND pid = ?').raw(),
       snapshotOf: db.prepare('SELECT vid FROM commit_snapshots WHERE cid = ? AND pid = ?').pluck(),
       chainStep: db.prepare('SELECT base_parent, snapshot FROM commits WHERE cid = ?').raw(),
       changesOf: db.prepare('SELECT pid, vid FROM commit_changes WHERE cid = ?').raw(),
-      snapshotIds: db.prepare('SELECT pid, vid FROM commit_snapshots WHERE cid = ?').raw(),
       snapshotRows: db.prepare(
         'SELECT p.pid, p.path, v.type, v.size, v.files, v.sha256, v.manifest FROM commit_snapshots s JOIN dataset_versions v ON v.vid = s.vid JOIN dataset_paths p ON p.pid = s.pid WHERE s.cid = ?',
       ),
@@ -271,20 +275,6 @@ export class CommitIndex {
     return state;
   }
 
-  /** The datasets at commit `cid` as path id → version id. */
-  private idsAt(cid: number): Map<number, number> {
-    const chain = this.chainTo(cid);
-    const state = new Map<number, number>();
-    for (const [pid, vid] of this.s.snapshotIds.iterate(chain.snapshot) as Iterable<[number, number]>) state.set(pid, vid);
-    for (let i = chain.commits.length - 1; i >= 0; i--) {
-      for (const [pid, vid] of this.s.changesOf.iterate(chain.commits[i]) as Iterable<[number, number | null]>) {
-        if (vid === null) state.delete(pid);
-        else state.set(pid, vid);
-      }
-    }
-    return state;
-  }
-
   /** The commits from `cid` down its first-parent chain to (excluding) the snapshot its datasets derive from. */
   private chainTo(cid: number): { snapshot: number; commits: number[] } {
     const commits: number[] = [];
@@ -357,7 +347,7 @@ export class CommitIndex {
       rid, c.sha,
       c.author.name, c.author.email, c.author.time, c.author.tz,
       c.committer.name, c.committer.email, c.committer.time, c.committer.tz,
-      c.message, parent ? parent.cid : null, snapshot ? 0 : chainLen, snapshot ? 0 : chainRows, c.datasets, c.metaHash, c.stateDigest, now,
+      c.message, parent ? parent.cid : null, snapshot ? 0 : parent!.snapshot, snapshot ? 0 : chainLen, snapshot ? 0 : chainRows, c.datasets, c.metaHash, c.stateDigest, now,
     ) as number;
     c.parents.forEach((sha, n) => this.s.insertParent.run(cid, n, sha, (this.s.cidOf.get(rid, sha) as number | undefined) ?? null));
     this.s.fillParent.run(cid, c.sha, rid);
@@ -370,14 +360,20 @@ export class CommitIndex {
     }
     if (snapshot) {
       this.s.setSnapshot.run(cid, cid);
-      // Ids only: a snapshot of 10,000 paths is 10,000 integer pairs, no lookups.
-      const state = parent ? this.idsAt(parent.cid) : new Map<number, number>();
-      for (const [pid, vid] of changed) {
-        if (vid === null) state.delete(pid);
-        else state.set(pid, vid);
-      }
-      for (const [pid, vid] of state) this.s.insertSnapshot.run(cid, pid, vid);
-    } else this.s.setSnapshot.run(parent!.snapshot, cid);
+      if (parent) {
+        // The parent's snapshot copied inside SQLite (10,000 rows in one statement), then the
+        // changes since it, this commit's last, applied over the copy.
+        const chain = this.chainTo(parent.cid);
+        const over = new Map<number, number | null>();
+        for (let i = chain.commits.length - 1; i >= 0; i--) for (const [pid, vid] of this.s.changesOf.iterate(chain.commits[i]) as Iterable<[number, number | null]>) over.set(pid, vid);
+        for (const [pid, vid] of changed) over.set(pid, vid);
+        this.s.copySnapshot.run(cid, chain.snapshot);
+        for (const [pid, vid] of over) {
+          if (vid === null) this.s.deleteSnapshotRow.run(cid, pid);
+          else this.s.upsertSnapshotRow.run(cid, pid, vid);
+        }
+      } else for (const [pid, vid] of changed) if (vid !== null) this.s.insertSnapshot.run(cid, pid, vid);
+    }
     return cid;
   }
 
@@ -399,7 +395,7 @@ export class CommitIndex {
 
   private versionId(pid: number, d: Dataset): number {
     const m = bin(d.manifest);
-    return (this.s.versionId.get(pid, m) as number | undefined) ?? (this.s.insertVersion.get(pid, d.type, d.size, d.files ?? null, bin(d.sha256), m) as number);
+    return (this.s.insertVersion.get(pid, d.type, d.size, d.files ?? null, bin(d.sha256), m) as number | undefined) ?? (this.s.versionId.get(pid, m) as number);
   }
 }
 

@@ -42,6 +42,8 @@ interface Plan {
   cid?: number;
   /** a second copy of a commit earlier in the same request */
   duplicate?: boolean;
+  /** recorded before this request (as of phase 1) */
+  known?: boolean;
 }
 
 const MASK = (1n << 64n) - 1n;
@@ -91,16 +93,28 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
     if (!s) dbStates.set(cid, (s = index.datasetsAt(cid)));
     return s;
   };
-  // A few paths are looked up one by one; past that, the whole state is read once.
+  // Paths are looked up one by one (a walk of the commit's chain, two point queries per
+  // commit) until that has cost about as many rows as reading its whole state once.
   const dbLookups = new Map<number, number>();
-  const dbDataset = (cid: number, path: string): Dataset | undefined => {
-    const n = dbLookups.get(cid) ?? 0;
-    dbLookups.set(cid, n + 1);
-    return n < 32 && !dbStates.has(cid) ? index.datasetAt(rid!, cid, path) : dbState(cid).get(path);
+  const dbDataset = (meta: CommitMeta, path: string): Dataset | undefined => {
+    const n = dbLookups.get(meta.cid) ?? 0;
+    dbLookups.set(meta.cid, n + 1);
+    const pointCost = 2 * (meta.chainLen + 2);
+    return (n + 1) * pointCost <= Math.max(64, meta.datasets + meta.chainRows) && !dbStates.has(meta.cid) ? index.datasetAt(rid!, meta.cid, path) : dbState(meta.cid).get(path);
   };
+  // The usual request is one chain of commits, each the child of the one before: the
+  // paths changed along the chain so far are kept in one map, so that a lookup from its
+  // newest plan does not walk back through every plan of the request.
+  let head: Plan | undefined;
+  let headRoot: Base | undefined;
+  let headState = new Map<string, Dataset | null>();
   const datasetIn = (base: Base | undefined, path: string): Dataset | undefined => {
+    if (head && base?.kind === 'plan' && base.plan === head) {
+      if (headState.has(path)) return headState.get(path) ?? undefined;
+      base = headRoot;
+    }
     for (let b = base; b; ) {
-      if (b.kind === 'db') return dbDataset(b.meta.cid, path);
+      if (b.kind === 'db') return dbDataset(b.meta, path);
       const p = b.plan;
       if (p.changes.has(path)) return p.changes.get(path) ?? undefined;
       b = p.base;
@@ -130,7 +144,7 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
     const baseMeta = first === undefined || basePlan || rid === undefined ? undefined : index.meta(rid, first);
     const base: Base | undefined = basePlan ? { kind: 'plan', plan: basePlan } : baseMeta ? { kind: 'db', meta: baseMeta } : undefined;
 
-    const plan: Plan = { record: c, metaHash: hash, base, changes: new Map(), prev: new Map(), newBytes: new Map(), datasets: 0, digest: 0n };
+    const plan: Plan = { record: c, metaHash: hash, base, changes: new Map(), prev: new Map(), newBytes: new Map(), datasets: 0, digest: 0n, known: existing !== undefined };
     if (c.changes) {
       if (!base) {
         throw new StoreRefusal(
@@ -174,6 +188,13 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
     }
     plan.datasets = datasets;
     plan.digest = digest & MASK;
+    if (head && base?.kind === 'plan' && base.plan === head) {
+      for (const [path, d] of plan.changes) headState.set(path, d);
+    } else {
+      headRoot = base;
+      headState = new Map(plan.changes);
+    }
+    head = plan;
 
     if (earlier) {
       if (!earlier.metaHash.equals(hash) || earlier.digest !== plan.digest) throw conflict(c.sha);
@@ -190,7 +211,7 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
   const bytes = new VersionBytes(store);
   const work: (() => Promise<void>)[] = [];
   for (const plan of plans) {
-    if (plan.duplicate || (rid !== undefined && index.meta(rid, plan.record.sha))) continue;
+    if (plan.duplicate || plan.known) continue;
     for (const [path, d] of plan.changes) if (d) work.push(async () => void plan.newBytes.set(path, await bytes.newBytes(plan.prev.get(path), d)));
   }
   await inParallel(work, NEW_BYTES_IN_FLIGHT);

@@ -1,7 +1,7 @@
 import { FormatError } from '../../core/errors.ts';
 import { decodeFileManifest, type FileManifest } from '../../core/file-manifest.ts';
 import { BlobType, type PackIndex } from '../../core/pack.ts';
-import { decodeTreeManifest } from '../../core/tree-manifest.ts';
+import { decodeTreeManifest, type TreeManifest } from '../../core/tree-manifest.ts';
 import { VerificationFailed } from './errors.ts';
 
 /**
@@ -14,12 +14,15 @@ export interface ManifestRefs {
   readonly external: Map<string, { type: BlobType; by: string }>;
   /** file manifests of the pack, decoded (their contents become servable by sha256) */
   readonly files: { id: string; manifest: FileManifest }[];
+  /** every manifest of the pack, decoded, with its encoded size */
+  readonly decoded: { id: string; manifest: FileManifest | TreeManifest; bytes: number }[];
 }
 
 export function manifestRefs(index: PackIndex, manifests: Map<string, { type: BlobType; bytes: Buffer }>): ManifestRefs {
   const inPack = new Map(index.entries.map((e) => [e.id, e.type]));
   const external = new Map<string, { type: BlobType; by: string }>();
   const files: ManifestRefs['files'] = [];
+  const decoded: ManifestRefs['decoded'] = [];
   for (const [id, { type, bytes }] of manifests) {
     let refs: string[];
     let want: BlobType;
@@ -27,10 +30,13 @@ export function manifestRefs(index: PackIndex, manifests: Map<string, { type: Bl
       if (type === BlobType.fileManifest) {
         const m = decodeFileManifest(bytes);
         files.push({ id, manifest: m });
+        decoded.push({ id, manifest: m, bytes: bytes.length });
         refs = m.chunks.map((c) => c.id);
         want = BlobType.chunk;
       } else {
-        refs = decodeTreeManifest(bytes).entries.map((e) => e.manifest);
+        const t = decodeTreeManifest(bytes);
+        decoded.push({ id, manifest: t, bytes: bytes.length });
+        refs = t.entries.map((e) => e.manifest);
         want = BlobType.fileManifest;
       }
     } catch (err) {
@@ -46,7 +52,7 @@ export function manifestRefs(index: PackIndex, manifests: Map<string, { type: Bl
       if (!external.has(ref)) external.set(ref, { type: want, by: id });
     }
   }
-  return { external, files };
+  return { external, files, decoded };
 }
 
 /** Throws naming the first referenced blob the repository lacks (or holds with another type). */

@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FormatError } from '../../core/errors.ts';
@@ -24,8 +25,23 @@ export class ClientAborted extends Error {
   }
 }
 
+/** fsync of a whole file; never rejects (the caller's later sync reports failures). */
+async function syncFile(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // putFile syncs again and says what went wrong
+  }
+}
+
 export async function uploadPack(store: Store, repo: string, packId: string, body: Readable, contentLength: number): Promise<{ created: boolean; response: PackPutResponse }> {
   const tmp = store.tmp.path('upload');
+  let durable: Promise<void> | undefined;
   try {
     let received = 0;
     body.on('data', (c: Buffer) => (received += c.length));
@@ -36,6 +52,10 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
       throw err;
     }
     if (received !== contentLength) throw new StoreRefusal(400, 'incomplete_body', `received ${received} of the ${contentLength} bytes announced by Content-Length`);
+    // The fs backend makes the file durable before linking it in (putFile): start that disk
+    // write now, while the pack is verified from the page cache; putFile's own sync then
+    // finds nothing left to write. (Errors surface there.)
+    if (store.backend.kind === 'fs') durable = syncFile(tmp);
 
     let scanned;
     try {
@@ -49,10 +69,11 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
     // Checked before the put so a refused pack costs no storage; checked again in the transaction, which is what counts.
     checkRefs(refs, (id) => (existing ? store.repos.memberType(existing.rid, id) : undefined));
 
+    await durable;
     await store.backend.putFile(packKey(packId), tmp, contentLength);
 
     const now = Date.now();
-    return store.transaction(() => {
+    const outcome = store.transaction(() => {
       const { repo: row } = store.repos.ensure(repo, now);
       checkRefs(refs, (id) => store.repos.memberType(row.rid, id));
       const { added } = store.blobs.addPack(scanned.index, now);
@@ -60,7 +81,11 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
       for (const f of refs.files) store.repos.addFile(row.rid, f.manifest.sha256, f.id, f.manifest.size);
       return { created: added, response: { pack: packId, blobs: scanned.index.entries.length, newBlobs, stored: added } };
     });
+    // The commit records that name these manifests usually come next (pre-push): they need not be read back from storage.
+    for (const d of refs.decoded) store.rememberManifest(d.id, d.manifest, d.bytes);
+    return outcome;
   } finally {
+    await durable;
     await store.tmp.remove(tmp);
   }
 }

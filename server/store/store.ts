@@ -93,8 +93,13 @@ export class Store {
       if (err instanceof FormatError) throw new PackDamaged(loc.pack, `manifest ${id} does not decode: ${err.message}`);
       throw err;
     }
-    this.manifests.set(id, m, 200 + bytes.length * 3);
+    this.rememberManifest(id, m, bytes.length);
     return m;
+  }
+
+  /** A manifest just verified and indexed (an upload), kept decoded as if it had been read. */
+  rememberManifest(id: string, manifest: FileManifest | TreeManifest, encodedBytes: number): void {
+    this.manifests.set(id, manifest, 200 + encodedBytes * 3);
   }
 
   fileManifest(id: string): Promise<FileManifest> {
