@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../../core/protocol.ts';
-import { CommitIndex, firstCommitIntroducing, SNAPSHOT_MAX_CHAIN, type NewCommit } from './commit-index.ts';
+import { CommitIndex, firstCommitIntroducing, InsertMemo, SNAPSHOT_MAX_CHAIN, type NewCommit } from './commit-index.ts';
 import { openDatabase } from './database.ts';
 
 /** The commit index on its own: snapshots plus changes give the same datasets as a full list would; lineage's lookup. */
@@ -32,9 +32,11 @@ test('datasets at any commit of a long chain equal a replay of its changes; line
   const states: Map<string, Dataset>[] = [];
   const cids: number[] = [];
   const shas: string[] = [];
+  // Half of the chain in one transaction with a shared memo (as the recorder does), half without.
+  const memo = new InsertMemo(rid);
   db.transaction(() => {
     const sha = h('c0').slice(0, 40);
-    cids.push(index.insert(rid, commit(sha, undefined, 1000, rootSets.map((d) => ({ path: d.path, version: d, newBytes: d.size })), 50), 0));
+    cids.push(index.insert(rid, commit(sha, undefined, 1000, rootSets.map((d) => ({ path: d.path, version: d, newBytes: d.size })), 50), 0, memo));
     shas.push(sha);
     states.push(new Map(expected));
     for (let i = 1; i <= 2 * SNAPSHOT_MAX_CHAIN + 7; i++) {
@@ -44,7 +46,7 @@ test('datasets at any commit of a long chain equal a replay of its changes; line
       if (version) expected.set(path, version);
       else expected.delete(path);
       const s = h(`c${i}`).slice(0, 40);
-      cids.push(index.insert(rid, commit(s, cids[i - 1], 1000 + i, [{ path, version, newBytes: version ? 1 : null }], expected.size, [shas[i - 1]!]), 0));
+      cids.push(index.insert(rid, commit(s, cids[i - 1], 1000 + i, [{ path, version, newBytes: version ? 1 : null }], expected.size, [shas[i - 1]!]), 0, i <= SNAPSHOT_MAX_CHAIN + 3 ? memo : undefined));
       shas.push(s);
       states.push(new Map(expected));
     }
@@ -59,6 +61,19 @@ test('datasets at any commit of a long chain equal a replay of its changes; line
   // Snapshots are occasional: far fewer rows than a full list per commit.
   const rows = db.prepare('SELECT count(*) FROM commit_snapshots').pluck().get() as number;
   assert.ok(rows <= 4 * 60, `${rows} snapshot rows`);
+  // Where the rule puts snapshots (one change row per commit here), whether the chain came from the memo or from the table.
+  const want: number[] = [cids[0]!];
+  for (let i = 1, len = 0, chainRows = 0; i < cids.length; i++) {
+    len++;
+    chainRows++;
+    if (len >= SNAPSHOT_MAX_CHAIN || chainRows > Math.max(256, states[i]!.size)) {
+      want.push(cids[i]!);
+      len = chainRows = 0;
+    }
+  }
+  assert.ok(want.length >= 3);
+  assert.deepEqual(db.prepare('SELECT cid FROM commits WHERE snapshot = cid ORDER BY cid').pluck().all(), want);
+  assert.throws(() => index.insert(rid + 1, commit(h('other').slice(0, 40), undefined, 1, [], 0), 0, memo), /InsertMemo of repository/);
 
   // History of one path: newest first, only the commits that set it.
   const hist = index.history({ rid, path: 'p7', limit: 1000 });

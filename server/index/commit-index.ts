@@ -101,6 +101,19 @@ export function decodeCursor(s: string): { time: number; cid: number } | undefin
   return m ? { time: Number(m[1]), cid: Number(m[2]) } : undefined;
 }
 
+/**
+ * What insert() wrote within one transaction, so that a batch of commits does
+ * not query again for the chain, cid and path ids it has just written. Valid
+ * only inside the transaction that filled it (a rollback voids it), for one
+ * repository.
+ */
+export class InsertMemo {
+  readonly chains = new Map<number, Pick<CommitMeta, 'cid' | 'snapshot' | 'chainLen' | 'chainRows'>>();
+  readonly cids = new Map<string, number>();
+  readonly pids = new Map<string, number>();
+  constructor(readonly rid: number) {}
+}
+
 export class CommitIndex {
   private readonly s;
 
@@ -337,9 +350,14 @@ export class CommitIndex {
 
   // ---- writing (inside the caller's transaction) ----
 
-  /** Records one commit; its recorded first parent (if any) must be recorded already. Returns its cid. */
-  insert(rid: number, c: NewCommit, now: number): number {
-    const parent = c.baseParent === undefined ? undefined : this.metaByCid(c.baseParent);
+  /**
+   * Records one commit; its recorded first parent (if any) must be recorded
+   * already. Returns its cid. Commits recorded in one transaction may share a
+   * memo (see InsertMemo).
+   */
+  insert(rid: number, c: NewCommit, now: number, memo: InsertMemo = new InsertMemo(rid)): number {
+    if (memo.rid !== rid) throw new Error(`an InsertMemo of repository ${memo.rid} used for repository ${rid}`);
+    const parent = c.baseParent === undefined ? undefined : (memo.chains.get(c.baseParent) ?? this.metaByCid(c.baseParent));
     const chainLen = parent ? parent.chainLen + 1 : 0;
     const chainRows = parent ? parent.chainRows + c.changes.length : 0;
     const snapshot = !parent || chainLen >= SNAPSHOT_MAX_CHAIN || chainRows > Math.max(SNAPSHOT_MIN_ROWS, c.datasets);
@@ -349,11 +367,13 @@ export class CommitIndex {
       c.committer.name, c.committer.email, c.committer.time, c.committer.tz,
       c.message, parent ? parent.cid : null, snapshot ? 0 : parent!.snapshot, snapshot ? 0 : chainLen, snapshot ? 0 : chainRows, c.datasets, c.metaHash, c.stateDigest, now,
     ) as number;
-    c.parents.forEach((sha, n) => this.s.insertParent.run(cid, n, sha, (this.s.cidOf.get(rid, sha) as number | undefined) ?? null));
+    memo.chains.set(cid, { cid, snapshot: snapshot ? cid : parent!.snapshot, chainLen: snapshot ? 0 : chainLen, chainRows: snapshot ? 0 : chainRows });
+    memo.cids.set(c.sha, cid);
+    c.parents.forEach((sha, n) => this.s.insertParent.run(cid, n, sha, memo.cids.get(sha) ?? (this.s.cidOf.get(rid, sha) as number | undefined) ?? null));
     this.s.fillParent.run(cid, c.sha, rid);
     const changed: [number, number | null][] = [];
     for (const ch of c.changes) {
-      const pid = this.pathId(rid, ch.path);
+      const pid = this.pathId(memo, ch.path);
       const vid = ch.version ? this.versionId(pid, ch.version) : null;
       changed.push([pid, vid]);
       this.s.insertChange.run(cid, pid, vid, ch.newBytes);
@@ -389,8 +409,13 @@ export class CommitIndex {
     return this.s.cidOf.get(rid, sha) as number | undefined;
   }
 
-  private pathId(rid: number, path: string): number {
-    return (this.s.pathId.get(rid, path) as number | undefined) ?? (this.s.insertPath.get(rid, path) as number);
+  private pathId(memo: InsertMemo, path: string): number {
+    let pid = memo.pids.get(path);
+    if (pid === undefined) {
+      pid = ((this.s.pathId.get(memo.rid, path) as number | undefined) ?? (this.s.insertPath.get(memo.rid, path) as number));
+      memo.pids.set(path, pid);
+    }
+    return pid;
   }
 
   private versionId(pid: number, d: Dataset): number {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { pathProblem } from '../../core/paths.ts';
 import { BlobType } from '../../core/pack.ts';
 import type { CommitRecord, Dataset, RefUpdate } from '../../core/protocol.ts';
-import type { CommitMeta, DatasetState, NewCommit } from '../index/commit-index.ts';
+import { InsertMemo, type CommitMeta, type DatasetState, type NewCommit } from '../index/commit-index.ts';
 import { StoreRefusal } from './errors.ts';
 import type { Store } from './store.ts';
 import { VersionBytes } from './version-bytes.ts';
@@ -219,11 +219,13 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
   // ---- phase 3: write, all or nothing ----
   return store.transaction(() => {
     const row = store.repos.ensure(repo, now).repo;
+    const memo = new InsertMemo(row.rid);
     let recorded = 0;
     for (const plan of plans) {
       const c = plan.record;
       if (plan.duplicate) continue;
-      const existing = index.meta(row.rid, c.sha);
+      // Usually not recorded: the cheap lookup first, the whole row only for a commit that is.
+      const existing = index.cidOf(row.rid, c.sha) === undefined ? undefined : index.meta(row.rid, c.sha);
       if (existing) {
         // Recorded before, or by a request that ran meanwhile: the same content is a no-op.
         if (!existing.metaHash.equals(plan.metaHash) || !existing.stateDigest.equals(digestBytes(plan.digest))) throw conflict(c.sha);
@@ -243,7 +245,7 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
         metaHash: plan.metaHash,
         stateDigest: digestBytes(plan.digest),
       };
-      plan.cid = index.insert(row.rid, commit, now);
+      plan.cid = index.insert(row.rid, commit, now, memo);
       recorded++;
     }
     for (const r of args.refs) {
