@@ -35,6 +35,8 @@ interface OpenPack {
   /** set when sealed: every byte appended, writes finishing */
   ended?: Promise<void>;
   index?: PackIndex;
+  /** the index and trailer as appended, to compare with what reads back */
+  tail?: Buffer;
 }
 
 export interface WriterStats {
@@ -165,6 +167,7 @@ export class CacheWriter {
     if (pack.builder.count > 0) {
       const { tail, index } = pack.builder.finish();
       pack.index = index;
+      pack.tail = tail;
       pack.file.append(tail, { copyIfWaiting: true });
     }
     pack.ended = pack.file.end({ fsync: this.opts.fsync });
@@ -193,9 +196,8 @@ export class CacheWriter {
     }
     const index = pack.index;
     this.packs.publish(pack.tmpPath, index.packId);
-    // Read the published tail back, as the next reader will: catches short writes.
-    const check = this.packs.readIndex(index.packId);
-    if (check.packId !== index.packId || check.packBytes !== index.packBytes) {
+    // Read the published tail back, as the next reader will: catches short and misplaced writes.
+    if (!this.packs.tailMatches(index.packId, index.packBytes, pack.tail!)) {
       this.packs.remove(index.packId);
       throw new DvxError('pack_write_failed', `pack ${index.packId} did not read back as written`, 'check the disk and run the command again');
     }
