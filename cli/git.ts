@@ -11,14 +11,18 @@ import { DvxError } from '../core/errors.ts';
  */
 const execFile = promisify(execFileCb);
 
+/** What a git command that could not start (`err`) or failed (its `stderr`) is reported as. */
+export function gitError(args: readonly string[], err: unknown, stderr?: string): DvxError {
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
+  return new DvxError('git_failed', `git ${args.join(' ')} failed: ${stderr?.trim() || String(err)}`);
+}
+
 export function gitSync(cwd: string, args: string[], opts: { input?: string | Buffer; allowFail?: boolean } = {}): string {
   try {
     return execFileSync('git', args, { cwd, encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
   } catch (err) {
     if (opts.allowFail) return '';
-    const e = err as { stderr?: string; code?: string };
-    if (e.code === 'ENOENT') throw new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
-    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}`);
+    throw gitError(args, err, (err as { stderr?: string }).stderr);
   }
 }
 
@@ -27,9 +31,7 @@ export function gitBytes(cwd: string, args: string[], input?: string | Buffer): 
   try {
     return execFileSync('git', args, { cwd, input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
   } catch (err) {
-    const e = err as { stderr?: Buffer; code?: string };
-    if (e.code === 'ENOENT') throw new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git');
-    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr?.toString('utf8') ?? '').trim() || String(err)}`);
+    throw gitError(args, err, (err as { stderr?: Buffer }).stderr?.toString('utf8'));
   }
 }
 
@@ -37,8 +39,7 @@ export async function git(cwd: string, args: string[]): Promise<string> {
   try {
     return (await execFile('git', args, { cwd, encoding: 'utf8', maxBuffer: 256 << 20 })).stdout;
   } catch (err) {
-    const e = err as { stderr?: string };
-    throw new DvxError('git_failed', `git ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || String(err)}`);
+    throw gitError(args, err, (err as { stderr?: string }).stderr);
   }
 }
 

@@ -74,6 +74,13 @@ export class HashPool {
     return id;
   }
 
+  /** Gives a worker the memory once; later requests name it by id. */
+  private attach(pw: PoolWorker, mem: number, buffer: SharedArrayBuffer): void {
+    if (pw.attached.has(mem)) return;
+    this.send(pw, { type: 'attach', mem, buffer });
+    pw.attached.add(mem);
+  }
+
   private send(pw: PoolWorker, msg: HashRequest): void {
     pw.worker.postMessage(msg);
   }
@@ -121,10 +128,7 @@ export class HashPool {
       const last = w === this.workers.length - 1;
       while (to < n && (last || bytes + lengths[to]! / 2 < quota)) bytes += lengths[to++]!;
       const pw = this.workers[w]!;
-      if (!pw.attached.has(mem)) {
-        this.send(pw, { type: 'attach', mem, buffer });
-        pw.attached.add(mem);
-      }
+      this.attach(pw, mem, buffer);
       const part = { offsets: offsets.slice(from, to), lengths: lengths.slice(from, to) };
       parts.push(this.request(pw, (seq) => ({ type: 'hash', seq, mem, ...part, ...(w === 0 && sha ? { sha } : {}) })));
       from = to;
@@ -149,10 +153,7 @@ export class HashPool {
     this.ensureWorkers(1);
     const pw = this.workers[0]!;
     const mem = this.memId(buffer);
-    if (!pw.attached.has(mem)) {
-      this.send(pw, { type: 'attach', mem, buffer });
-      pw.attached.add(mem);
-    }
+    this.attach(pw, mem, buffer);
     const none = new Uint32Array(0);
     await this.request(pw, (seq) => ({ type: 'hash', seq, mem, offsets: none, lengths: none, sha: { stream, offset, length } }));
   }

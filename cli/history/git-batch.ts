@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
-import { gitBytes } from '../git.ts';
+import { gitBytes, gitError } from '../git.ts';
 
 /**
  * Bulk reads of history through git's read-only plumbing, for pre-push: the
@@ -51,8 +51,12 @@ export function listPointerFiles(dir: string, commit: string): [string, string][
 
 /** The contents of blobs, by id (all of them must exist). */
 export function readBlobs(dir: string, ids: readonly string[]): Map<string, Buffer> {
+  return onlyBlobs(readObjects(dir, ids));
+}
+
+function onlyBlobs(objects: Map<string, GitObject>): Map<string, Buffer> {
   const found = new Map<string, Buffer>();
-  for (const [id, o] of readObjects(dir, ids)) {
+  for (const [id, o] of objects) {
     if (o.type !== 'blob') throw new DvxError('bad_pointer', `git object ${id} is a ${o.type}, not a blob`);
     found.set(id, o.bytes);
   }
@@ -65,11 +69,12 @@ export function readBlobs(dir: string, ids: readonly string[]): Map<string, Buff
  * (and the git process) early.
  */
 export function revList(dir: string, tips: readonly string[]): { lines: AsyncIterable<[string, string[]]>; stop(): void } {
-  const child = spawn('git', ['rev-list', '--parents', ...tips], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['rev-list', '--parents', ...tips];
+  const child = spawn('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err) => reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git') : err));
+    child.once('error', (err) => reject(gitError(args, err)));
     child.once('close', (code) => resolve(code));
   });
   exited.catch(() => undefined); // awaited after the last line; a walk stopped early never looks
@@ -81,7 +86,7 @@ export function revList(dir: string, tips: readonly string[]): { lines: AsyncIte
       yield [sha!, parents];
     }
     const code = await exited;
-    if (code !== 0 && !stopped) throw new DvxError('git_failed', `git rev-list failed: ${stderr.trim() || `exit ${code}`}`);
+    if (code !== 0 && !stopped) throw gitError(args, `exit ${code}`, stderr);
   }
   return {
     lines: lines(),
@@ -141,22 +146,9 @@ function normalizeNewlines(s: string): string {
 }
 
 /** Raw objects by id, in one `git cat-file --batch`, with their types. */
-export function readObjects(dir: string, ids: readonly string[]): Map<string, { type: string; bytes: Buffer }> {
-  const found = new Map<string, { type: string; bytes: Buffer }>();
-  if (ids.length === 0) return found;
-  const out = gitBytes(dir, ['cat-file', '--batch', '--buffer'], ids.map((id) => `${id}\n`).join(''));
-  let at = 0;
-  for (const id of ids) {
-    const nl = out.indexOf(10, at);
-    if (nl < 0) throw new DvxError('git_failed', `git cat-file stopped before object ${id}`);
-    const header = out.toString('latin1', at, nl);
-    const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
-    if (!m) throw new DvxError('git_failed', `git cannot read object ${id}: ${header}`);
-    const size = Number(m[3]);
-    found.set(id, { type: m[2]!, bytes: out.subarray(nl + 1, nl + 1 + size) });
-    at = nl + 1 + size + 1;
-  }
-  return found;
+export function readObjects(dir: string, ids: readonly string[]): Map<string, GitObject> {
+  if (ids.length === 0) return new Map();
+  return splitBatch(gitBytes(dir, ['cat-file', '--batch', '--buffer'], ids.map((id) => `${id}\n`).join('')), ids);
 }
 
 /** A git command run asynchronously: its whole output, or a DvxError naming what failed. */
@@ -169,8 +161,8 @@ function gitAsync(dir: string, args: string[]): { stdin: NodeJS.WritableStream; 
   // A command that exits early must not crash us with EPIPE: its exit status says what went wrong.
   child.stdin.on('error', () => undefined);
   const output = new Promise<Buffer>((resolve, reject) => {
-    child.once('error', (err) => reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new DvxError('git_missing', 'git is not installed or not on the PATH', 'install git') : err));
-    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new DvxError('git_failed', `git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code}`}`))));
+    child.once('error', (err) => reject(gitError(args, err)));
+    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(gitError(args, `exit ${code}`, stderr))));
   });
   return { stdin: child.stdin, stdout: child.stdout, output };
 }
@@ -238,12 +230,17 @@ export async function diffPointerFilesWithContents(dir: string, pairs: readonly 
   if (partial !== '') take(partial);
   if (changes.length !== pairs.length) throw new DvxError('git_failed', `git diff-tree answered for ${changes.length} of ${pairs.length} commits`);
   const out = await cat.output;
-  return { changes, contents: splitBatch(out, asked, 'blob') };
+  return { changes, contents: onlyBlobs(splitBatch(out, asked)) };
 }
 
-/** `git cat-file --batch` output for `ids` (in order), by id; every object must have type `want` when given. */
-function splitBatch(out: Buffer, ids: readonly string[], want?: string): Map<string, Buffer> {
-  const found = new Map<string, Buffer>();
+export interface GitObject {
+  type: string;
+  bytes: Buffer;
+}
+
+/** `git cat-file --batch` output for `ids` (in order), by id. */
+function splitBatch(out: Buffer, ids: readonly string[]): Map<string, GitObject> {
+  const found = new Map<string, GitObject>();
   let at = 0;
   for (const id of ids) {
     const nl = out.indexOf(10, at);
@@ -251,9 +248,8 @@ function splitBatch(out: Buffer, ids: readonly string[], want?: string): Map<str
     const header = out.toString('latin1', at, nl);
     const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
     if (!m) throw new DvxError('git_failed', `git cannot read object ${id}: ${header}`);
-    if (want && m[2] !== want) throw new DvxError('bad_pointer', `git object ${id} is a ${m[2]}, not a ${want}`);
     const size = Number(m[3]);
-    found.set(id, out.subarray(nl + 1, nl + 1 + size));
+    found.set(id, { type: m[2]!, bytes: out.subarray(nl + 1, nl + 1 + size) });
     at = nl + 1 + size + 1;
   }
   return found;

@@ -85,6 +85,10 @@ export class AzureBackend implements StorageBackend {
     await this.ensure();
   }
 
+  async prepareFile(): Promise<void> {
+    // The upload reads the file as it is; nothing to start early.
+  }
+
   async putFile(key: string, path: string): Promise<boolean> {
     await this.ensure();
     try {

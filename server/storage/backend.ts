@@ -26,6 +26,12 @@ export interface StorageBackend {
    * call created it. The caller still owns, and removes, the file at `path`.
    */
   putFile(key: string, path: string, size: number): Promise<boolean>;
+  /**
+   * Starts, ahead of putFile, what putFile will need to do with the file at
+   * `path` on its own (fs: make it durable), so the caller can overlap it with
+   * other work. Never rejects: putFile does the same again and reports.
+   */
+  prepareFile(path: string): Promise<void>;
   /** Reads exactly `length` bytes at `offset` into `into` (from its start). */
   readInto(key: string, offset: number, length: number, into: Buffer): Promise<void>;
   /** A stream of `length` bytes from `offset` (default: to the end). */

@@ -14,6 +14,15 @@ import { ObjectMissing, ObjectTruncated, StorageUnavailable } from './errors.ts'
  */
 const UNAVAILABLE = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'EROFS', 'ENOTCONN', 'ESTALE', 'EMFILE', 'ENFILE', 'ETIMEDOUT']);
 
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export class FsBackend implements StorageBackend {
   readonly kind = 'fs' as const;
   constructor(readonly root: string) {}
@@ -37,16 +46,16 @@ export class FsBackend implements StorageBackend {
     await mkdir(this.root, { recursive: true });
   }
 
+  async prepareFile(path: string): Promise<void> {
+    // After this, putFile's own sync finds nothing left to write.
+    await syncFile(path).catch(() => {});
+  }
+
   async putFile(key: string, path: string): Promise<boolean> {
     const dest = this.path(key);
     try {
       // Durable before visible: the link makes the object exist, so its bytes go to disk first.
-      const fh = await open(path, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await syncFile(path);
       await mkdir(dirname(dest), { recursive: true });
       try {
         await link(path, dest);

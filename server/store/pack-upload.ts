@@ -1,5 +1,4 @@
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FormatError } from '../../core/errors.ts';
@@ -25,20 +24,6 @@ export class ClientAborted extends Error {
   }
 }
 
-/** fsync of a whole file; never rejects (the caller's later sync reports failures). */
-async function syncFile(path: string): Promise<void> {
-  try {
-    const fh = await open(path, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // putFile syncs again and says what went wrong
-  }
-}
-
 export async function uploadPack(store: Store, repo: string, packId: string, body: Readable, contentLength: number): Promise<{ created: boolean; response: PackPutResponse }> {
   const tmp = store.tmp.path('upload');
   let durable: Promise<void> | undefined;
@@ -52,10 +37,8 @@ export async function uploadPack(store: Store, repo: string, packId: string, bod
       throw err;
     }
     if (received !== contentLength) throw new StoreRefusal(400, 'incomplete_body', `received ${received} of the ${contentLength} bytes announced by Content-Length`);
-    // The fs backend makes the file durable before linking it in (putFile): start that disk
-    // write now, while the pack is verified from the page cache; putFile's own sync then
-    // finds nothing left to write. (Errors surface there.)
-    if (store.backend.kind === 'fs') durable = syncFile(tmp);
+    // Started now, while the pack is verified from the page cache (fs: the disk write of its sync).
+    durable = store.backend.prepareFile(tmp);
 
     let scanned;
     try {
