@@ -1,5 +1,5 @@
 import { parseDocument, stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { DvxError } from './errors.ts';
 import { pathProblem } from './paths.ts';
 
@@ -22,28 +22,30 @@ import { pathProblem } from './paths.ts';
  * All paths (deps, outs, metrics, wdir) are relative to the repository root,
  * whatever wdir says. Durations are seconds, or a number with s, m or h.
  */
-const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'use a number of seconds or e.g. "30s", "10m", "1h"')]);
-const relPath = z.string().superRefine((p, ctx) => {
-  const problem = pathProblem(p.replace(/\/+$/, ''));
-  if (problem) ctx.addIssue({ code: 'custom', message: `path ${JSON.stringify(p)} ${problem}` });
-});
+const duration = z.union([z.number().check(z.nonnegative()), z.string().check(z.regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'use a number of seconds or e.g. "30s", "10m", "1h"'))]);
+const relPath = z.string().check(
+  z.superRefine((p, ctx) => {
+    const problem = pathProblem(p.replace(/\/+$/, ''));
+    if (problem) ctx.addIssue({ code: 'custom', message: `path ${JSON.stringify(p)} ${problem}` });
+  }),
+);
 const stageName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 
 export const stageSchema = z.strictObject({
-  cmd: z.string().min(1),
-  deps: z.array(relPath).default([]),
-  outs: z.array(relPath).default([]),
-  params: z.array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a dotted key of params.yaml')).default([]),
-  metrics: z.array(relPath).default([]),
-  retries: z.number().int().min(0).max(100).default(0),
-  retry_delay: duration.default(1),
-  timeout: duration.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
-  wdir: relPath.optional(),
+  cmd: z.string().check(z.minLength(1)),
+  deps: z._default(z.array(relPath), []),
+  outs: z._default(z.array(relPath), []),
+  params: z._default(z.array(z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a dotted key of params.yaml'))), []),
+  metrics: z._default(z.array(relPath), []),
+  retries: z._default(z.int().check(z.gte(0), z.lte(100)), 0),
+  retry_delay: z._default(duration, 1),
+  timeout: z.optional(duration),
+  env: z._default(z.record(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')), z.pipe(z.union([z.string(), z.number(), z.boolean()]), z.transform(String))), {}),
+  wdir: z.optional(relPath),
 });
 
 export const pipelineSchema = z.strictObject({
-  stages: z.record(z.string().regex(stageName, 'stage names are letters, digits, "_" and "-"'), stageSchema),
+  stages: z.record(z.string().check(z.regex(stageName, 'stage names are letters, digits, "_" and "-"')), stageSchema),
 });
 
 export type Stage = z.infer<typeof stageSchema> & { name: string };
@@ -165,14 +167,14 @@ export interface LockedStage {
 
 const lockedFile = z.strictObject({
   path: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  size: z.number().int().nonnegative().optional(),
-  manifest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  type: z.enum(['file', 'dir']).optional(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  size: z.optional(z.int().check(z.nonnegative())),
+  manifest: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
+  type: z.optional(z.enum(['file', 'dir'])),
 });
 const lockSchema = z.strictObject({
   version: z.literal(1),
-  stages: z.record(z.string(), z.strictObject({ cmd: z.string(), deps: z.array(lockedFile).default([]), params: z.record(z.string(), z.unknown()).default({}), outs: z.array(lockedFile).default([]) })),
+  stages: z.record(z.string(), z.strictObject({ cmd: z.string(), deps: z._default(z.array(lockedFile), []), params: z._default(z.record(z.string(), z.unknown()), {}), outs: z._default(z.array(lockedFile), []) })),
 });
 
 export function parseLock(text: string, file: string): Map<string, LockedStage> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { FormatError } from './errors.ts';
 
 /**
@@ -58,14 +58,14 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 
 /** PUT /repos/{repo}/packs/{id} */
 export const packPutResponseSchema = z.object({
   pack: hex64,
-  blobs: z.number().int(),
+  blobs: z.int(),
   /** blobs this upload made known to the repository */
-  newBlobs: z.number().int(),
+  newBlobs: z.int(),
   /** false when the server already had this exact pack */
   stored: z.boolean(),
 });
@@ -75,8 +75,8 @@ export type PackPutResponse = z.infer<typeof packPutResponseSchema>;
 export const repoInfoSchema = z.object({
   name: z.string(),
   createdAt: z.string(),
-  blobs: z.number().int(),
-  bytes: z.number().int(),
+  blobs: z.int(),
+  bytes: z.int(),
 });
 export type RepoInfo = z.infer<typeof repoInfoSchema>;
 
@@ -86,10 +86,10 @@ export const uploadResponseSchema = z.object({
     z.object({
       field: z.string(),
       name: z.string(),
-      size: z.number().int(),
+      size: z.int(),
       sha256: hex64,
       manifest: hex64,
-      newBytes: z.number().int(),
+      newBytes: z.int(),
       url: z.string(),
     }),
   ),
@@ -101,9 +101,9 @@ export const dirListingSchema = z.object({
   type: z.literal('dir'),
   path: z.string(),
   sha256: hex64,
-  size: z.number().int(),
-  files: z.number().int(),
-  entries: z.array(z.object({ path: z.string(), type: z.enum(['file', 'dir']), size: z.number().int(), sha256: hex64.optional(), files: z.number().int().optional() })),
+  size: z.int(),
+  files: z.int(),
+  entries: z.array(z.object({ path: z.string(), type: z.enum(['file', 'dir']), size: z.int(), sha256: z.optional(hex64), files: z.optional(z.int()) })),
 });
 export type DirListing = z.infer<typeof dirListingSchema>;
 
@@ -111,7 +111,7 @@ export type DirListing = z.infer<typeof dirListingSchema>;
  * POST /repos/{repo}/blobs/missing with `application/json` (for scripts and
  * curl; the CLI uses the binary form): at most maxIdsPerRequest ids.
  */
-export const missingRequestSchema = z.object({ ids: z.array(hex64).max(Limits.maxIdsPerRequest) }).strict();
+export const missingRequestSchema = z.strictObject({ ids: z.array(hex64).check(z.maxLength(Limits.maxIdsPerRequest)) });
 export type MissingRequest = z.infer<typeof missingRequestSchema>;
 export const missingResponseSchema = z.object({ missing: z.array(hex64) });
 export type MissingResponse = z.infer<typeof missingResponseSchema>;
@@ -126,52 +126,55 @@ export const Commits = {
   maxBodyBytes: 32 * 1024 * 1024,
 } as const;
 
-const gitSha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/);
+const gitSha = z.string().check(z.regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/));
+/** 1 to 4096 characters */
+const pathString = () => z.string().check(z.minLength(1), z.maxLength(4096));
+const count = () => z.int().check(z.nonnegative());
 
 export const recordPointerSchema = z.strictObject({
-  path: z.string().min(1).max(4096),
+  path: pathString(),
   type: z.enum(['file', 'dir']),
-  size: z.number().int().nonnegative(),
-  files: z.number().int().nonnegative().optional(),
+  size: count(),
+  files: z.optional(count()),
   sha256: hex64,
   manifest: hex64,
 });
 export type RecordPointer = z.infer<typeof recordPointerSchema>;
 
 const personSchema = z.strictObject({
-  name: z.string().max(1000),
-  email: z.string().max(1000),
-  time: z.number().int(),
-  tz: z.string().regex(/^[+-]\d{4}$/),
+  name: z.string().check(z.maxLength(1000)),
+  email: z.string().check(z.maxLength(1000)),
+  time: z.int(),
+  tz: z.string().check(z.regex(/^[+-]\d{4}$/)),
 });
 
 export const commitRecordSchema = z
   .strictObject({
     sha: gitSha,
-    parents: z.array(gitSha).max(64),
+    parents: z.array(gitSha).check(z.maxLength(64)),
     author: personSchema,
     committer: personSchema,
-    message: z.string().max(1_000_000),
-    pointers: z.array(recordPointerSchema).optional(),
-    changes: z.strictObject({ set: z.array(recordPointerSchema), removed: z.array(z.string().min(1).max(4096)) }).optional(),
+    message: z.string().check(z.maxLength(1_000_000)),
+    pointers: z.optional(z.array(recordPointerSchema)),
+    changes: z.optional(z.strictObject({ set: z.array(recordPointerSchema), removed: z.array(pathString()) })),
   })
-  .refine((c) => (c.pointers === undefined) !== (c.changes === undefined), { message: 'a commit carries either pointers or changes' });
+  .check(z.refine((c) => (c.pointers === undefined) !== (c.changes === undefined), { message: 'a commit carries either pointers or changes' }));
 export type CommitRecord = z.infer<typeof commitRecordSchema>;
 
 export const refUpdateSchema = z.strictObject({
-  name: z.string().regex(/^refs\/(heads|tags)\/[^\0\s~^:?*[\\]+$/).max(1000),
-  sha: gitSha.nullable(),
+  name: z.string().check(z.regex(/^refs\/(heads|tags)\/[^\0\s~^:?*[\\]+$/), z.maxLength(1000)),
+  sha: z.nullable(gitSha),
 });
 export type RefUpdate = z.infer<typeof refUpdateSchema>;
 
 export const commitsRequestSchema = z.strictObject({
-  commits: z.array(commitRecordSchema).max(Commits.maxPerRequest),
-  refs: z.array(refUpdateSchema).max(10_000).default([]),
+  commits: z.array(commitRecordSchema).check(z.maxLength(Commits.maxPerRequest)),
+  refs: z._default(z.array(refUpdateSchema).check(z.maxLength(10_000)), []),
 });
 export type CommitsRequest = z.input<typeof commitsRequestSchema>;
 
-export const commitsResponseSchema = z.object({ recorded: z.number().int(), refs: z.number().int() });
-export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).max(Commits.maxKnownShas) });
+export const commitsResponseSchema = z.object({ recorded: z.int(), refs: z.int() });
+export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).check(z.maxLength(Commits.maxKnownShas)) });
 export const knownResponseSchema = z.object({ known: z.array(gitSha) });
 
 // ---- Dataset history (answers of the read routes); see docs/protocol.md ----
@@ -191,7 +194,7 @@ export const commitInfoSchema = z.object({
   author: personSchema,
   committer: personSchema,
   message: z.string(),
-  pointers: z.number().int(),
+  pointers: z.int(),
 });
 export type CommitInfo = z.infer<typeof commitInfoSchema>;
 
@@ -202,21 +205,21 @@ export type DatasetsResponse = z.infer<typeof datasetsResponseSchema>;
 /** One version of a path: the commit that set it (time: committer time, seconds since the epoch). */
 export const datasetVersionSchema = z.object({
   commit: gitSha,
-  time: z.number().int(),
+  time: z.int(),
   message: z.string(),
   author: personSchema,
   type: z.enum(['file', 'dir']),
-  size: z.number().int(),
-  files: z.number().int().optional(),
+  size: z.int(),
+  files: z.optional(z.int()),
   sha256: hex64,
   manifest: hex64,
   /** bytes of chunks the previous version of the path did not have (the whole size for the first) */
-  newBytes: z.number().int(),
+  newBytes: z.int(),
 });
 export type DatasetVersion = z.infer<typeof datasetVersionSchema>;
 
 /** GET /repos/{repo}/history?path= ; `next` is the cursor of the following page, absent on the last. */
-export const historyResponseSchema = z.object({ path: z.string(), versions: z.array(datasetVersionSchema), next: z.string().optional() });
+export const historyResponseSchema = z.object({ path: z.string(), versions: z.array(datasetVersionSchema), next: z.optional(z.string()) });
 export type HistoryResponse = z.infer<typeof historyResponseSchema>;
 
 export const History = { defaultLimit: 1_000, maxLimit: 10_000 } as const;
@@ -227,7 +230,7 @@ export const diffResponseSchema = z.object({
   to: gitSha,
   added: z.array(datasetSchema),
   removed: z.array(datasetSchema),
-  changed: z.array(z.object({ path: z.string(), from: datasetSchema, to: datasetSchema, sizeDelta: z.number().int(), newBytes: z.number().int() })),
+  changed: z.array(z.object({ path: z.string(), from: datasetSchema, to: datasetSchema, sizeDelta: z.int(), newBytes: z.int() })),
 });
 export type DiffResponse = z.infer<typeof diffResponseSchema>;
 
@@ -239,65 +242,66 @@ export const RunsSync = {
   maxLogBytes: 1024 * 1024,
 } as const;
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const uuid = z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/));
+const bounded = (max: number) => z.string().check(z.maxLength(max));
 export const runStatusSchema = z.enum(['running', 'succeeded', 'failed', 'timeout', 'upstream_failed', 'cancelled']);
 const artifactSchema = z.strictObject({
-  path: z.string().min(1).max(4096),
+  path: pathString(),
   type: z.enum(['file', 'dir']),
   sha256: hex64,
-  manifest: hex64.nullable(),
-  size: z.number().int().nonnegative().nullable(),
+  manifest: z.nullable(hex64),
+  size: z.nullable(count()),
 });
 export const syncedRunSchema = z.strictObject({
   id: uuid,
   pipelineRun: uuid,
-  stage: z.string().min(1).max(100),
-  attempt: z.number().int().min(0),
+  stage: z.string().check(z.minLength(1), z.maxLength(100)),
+  attempt: count(),
   status: runStatusSchema,
-  startedAt: z.number().int(),
-  finishedAt: z.number().int().nullable(),
-  exitCode: z.number().int().nullable(),
-  signal: z.string().max(32).nullable(),
-  cmd: z.string().max(100_000),
+  startedAt: z.int(),
+  finishedAt: z.nullable(z.int()),
+  exitCode: z.nullable(z.int()),
+  signal: z.nullable(bounded(32)),
+  cmd: bounded(100_000),
   commit: gitShaOrNull(),
   params: z.record(z.string(), z.unknown()),
-  error: z.string().max(100_000).nullable(),
-  metrics: z.array(z.strictObject({ key: z.string().min(1).max(200), value: z.number(), step: z.number().int().nullable(), time: z.number() })).max(1_000_000),
-  inputs: z.array(artifactSchema).max(100_000),
-  outputs: z.array(artifactSchema).max(100_000),
-  log: z.string().max(RunsSync.maxLogBytes).nullable(),
+  error: z.nullable(bounded(100_000)),
+  metrics: z.array(z.strictObject({ key: z.string().check(z.minLength(1), z.maxLength(200)), value: z.number(), step: z.nullable(z.int()), time: z.number() })).check(z.maxLength(1_000_000)),
+  inputs: z.array(artifactSchema).check(z.maxLength(100_000)),
+  outputs: z.array(artifactSchema).check(z.maxLength(100_000)),
+  log: z.nullable(bounded(RunsSync.maxLogBytes)),
 });
 export type SyncedRun = z.infer<typeof syncedRunSchema>;
 
 function gitShaOrNull() {
-  return z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/).nullable();
+  return z.nullable(gitSha);
 }
 
 export const syncedPipelineRunSchema = z.strictObject({
   id: uuid,
   commit: gitShaOrNull(),
-  trigger: z.string().max(32),
-  startedAt: z.number().int(),
-  finishedAt: z.number().int().nullable(),
+  trigger: bounded(32),
+  startedAt: z.int(),
+  finishedAt: z.nullable(z.int()),
   status: runStatusSchema,
 });
 export const syncedModelSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/),
-  version: z.number().int().min(1),
-  aliases: z.array(z.string().min(1).max(100)).max(100),
-  path: z.string().min(1).max(4096),
+  name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/)),
+  version: z.int().check(z.gte(1)),
+  aliases: z.array(z.string().check(z.minLength(1), z.maxLength(100))).check(z.maxLength(100)),
+  path: pathString(),
   sha256: hex64,
-  manifest: hex64.nullable(),
-  run: uuid.nullable(),
-  createdAt: z.number().int(),
+  manifest: z.nullable(hex64),
+  run: z.nullable(uuid),
+  createdAt: z.int(),
 });
 export type SyncedModel = z.infer<typeof syncedModelSchema>;
 /** one point of a metric curve, as clients record and send it */
 export type MetricPoint = SyncedRun['metrics'][number];
 export const runsSyncRequestSchema = z.strictObject({
-  pipelineRuns: z.array(syncedPipelineRunSchema).max(RunsSync.maxRunsPerRequest).default([]),
-  runs: z.array(syncedRunSchema).max(RunsSync.maxRunsPerRequest).default([]),
-  models: z.array(syncedModelSchema).max(10_000).default([]),
+  pipelineRuns: z._default(z.array(syncedPipelineRunSchema).check(z.maxLength(RunsSync.maxRunsPerRequest)), []),
+  runs: z._default(z.array(syncedRunSchema).check(z.maxLength(RunsSync.maxRunsPerRequest)), []),
+  models: z._default(z.array(syncedModelSchema).check(z.maxLength(10_000)), []),
 });
 export type RunsSyncRequest = z.input<typeof runsSyncRequestSchema>;
-export const runsSyncResponseSchema = z.object({ runs: z.number().int(), models: z.number().int() });
+export const runsSyncResponseSchema = z.object({ runs: z.int(), models: z.int() });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument, stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from '../../core/zod.ts';
 import { checkChunkerParams, DEFAULT_CHUNKER } from '../../core/chunker.ts';
 import { DvxError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../fs-util.ts';
@@ -10,37 +10,37 @@ import { writeFileAtomic } from '../fs-util.ts';
  * overlaid by `.dvx/config.local.yaml` (ignored, this clone only). Unknown keys
  * are errors, so a typo never silently does nothing.
  */
-const chunkerSchema = z.strictObject({ min: z.number().int(), avg: z.number().int(), max: z.number().int() });
+const chunkerSchema = z.strictObject({ min: z.int(), avg: z.int(), max: z.int() });
 
 export const configSchema = z.strictObject({
-  version: z.literal(1).default(1),
-  chunker: chunkerSchema.optional(),
-  cache: z
-    .strictObject({
+  version: z._default(z.literal(1), 1),
+  chunker: z.optional(chunkerSchema),
+  cache: z.optional(
+    z.strictObject({
       /** A cache directory shared by several clones (absolute, or relative to the workspace). */
-      dir: z.string().min(1).optional(),
+      dir: z.optional(z.string().check(z.minLength(1))),
       /** fsync packs before indexing them: survives power loss, costs throughput. */
-      fsync: z.boolean().optional(),
-    })
-    .optional(),
-  remotes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), z.strictObject({ url: z.string().url() })).optional(),
-  default_remote: z.string().optional(),
-  runner: z
-    .strictObject({
+      fsync: z.optional(z.boolean()),
+    }),
+  ),
+  remotes: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)), z.strictObject({ url: z.url() }))),
+  default_remote: z.optional(z.string()),
+  runner: z.optional(
+    z.strictObject({
       /** what the post-commit hook does with stages a commit made stale */
-      on_commit: z.enum(['background', 'sync', 'off']).optional(),
+      on_commit: z.optional(z.enum(['background', 'sync', 'off'])),
       /** commit the outs' pointers and dvx.lock after a run the hook started */
-      autocommit: z.boolean().optional(),
+      autocommit: z.optional(z.boolean()),
       /** stages run at once (default: the number of CPUs) */
-      jobs: z.number().int().min(1).max(256).optional(),
-    })
-    .optional(),
-  hooks: z
-    .strictObject({
+      jobs: z.optional(z.int().check(z.gte(1), z.lte(256))),
+    }),
+  ),
+  hooks: z.optional(
+    z.strictObject({
       /** post-checkout/merge/rewrite fetch missing data from the default remote */
-      fetch: z.boolean().optional(),
-    })
-    .optional(),
+      fetch: z.optional(z.boolean()),
+    }),
+  ),
 });
 
 export type Config = z.infer<typeof configSchema>;

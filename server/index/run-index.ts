@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../../core/zod.ts';
 import type { MetricPoint, runsSyncRequestSchema, runStatusSchema, SyncedModel } from '../../core/protocol.ts';
 import { StoreRefusal } from '../store/errors.ts';
 import type { Db } from './database.ts';

@@ -1,5 +1,5 @@
 import express, { type Express, type Request, type Response } from 'express';
-import type { z } from 'zod';
+import type * as z from '../../../core/zod.ts';
 import { API_PREFIX, Commits, commitsRequestSchema, knownRequestSchema, MediaType, type CommitInfo } from '../../../core/protocol.ts';
 import { authorize, notFoundRepo } from '../../auth/auth.ts';
 import { recordCommits } from '../../store/commit-recorder.ts';
@@ -15,7 +15,7 @@ import { repoParam, requireMediaType } from '../params.ts';
 const jsonBody = express.json({ type: () => true, limit: Commits.maxBodyBytes, strict: true });
 
 /** Parses a JSON body with a zod schema; the first problem becomes a 400 that names where it is. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+export function parseBody<S extends z.ZodMiniType>(schema: S, body: unknown): z.infer<S> {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
