@@ -27,6 +27,8 @@ export interface ByteSource {
 
 export interface Chunk {
   readonly id: string;
+  /** The id as its 32 bytes (what packs and indexes store): no hex round trip per chunk. */
+  readonly key: Uint8Array;
   /** Valid only until the onChunks callback's promise settles. */
   readonly data: Uint8Array;
 }
@@ -127,7 +129,7 @@ export class Ingestor {
       for (let i = 0; i < p.starts.length; i++) {
         const idBytes = ids.subarray(32 * i, 32 * i + 32);
         chunks.push(idBytes, p.lengths[i]!);
-        batch[i] = { id: Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex'), data: mem.subarray(p.starts[i]!, p.starts[i]! + p.lengths[i]!) };
+        batch[i] = { id: Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex'), key: idBytes, data: mem.subarray(p.starts[i]!, p.starts[i]! + p.lengths[i]!) };
       }
       const done = batch.length > 0 ? Promise.resolve(onChunks(batch)) : Promise.resolve();
       // Awaited when the slot comes round again; until then a failure must not count as unhandled.

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BlobType, decodePack, PackBuilder, PACK_TRAILER_BYTES, verifyPack, verifyPackBlobs } from './pack.ts';
+import { BlobType, decodePack, entryIdBytes, PackBuilder, PACK_TRAILER_BYTES, verifyPack, verifyPackBlobs } from './pack.ts';
 import { blake3Hex, loadHashing } from './hash.ts';
 import { FormatError } from './errors.ts';
 import { fuzzDecoder } from '../test/support/fuzz.ts';
@@ -14,6 +14,25 @@ function buildPack(blobs: Buffer[]): Buffer {
   const { tail } = b.finish();
   return Buffer.concat([...blobs, tail]);
 }
+
+test('ids given as bytes encode the same index as ids given as hex, and read back as bytes', () => {
+  const blobs = [seededBytes(4, 700), seededBytes(5, 3), seededBytes(6, 2000), seededBytes(7, 64)];
+  const byHex = new PackBuilder();
+  const byKey = new PackBuilder();
+  blobs.forEach((blob, i) => {
+    const id = blake3Hex(blob);
+    byHex.add(id, BlobType.chunk, blob.length);
+    // only some entries with bytes: the two forms mix within one pack
+    byKey.add(id, BlobType.chunk, blob.length, i % 2 ? undefined : Buffer.from(id, 'hex'));
+  });
+  const a = byHex.finish();
+  const b = byKey.finish();
+  assert.deepEqual(b.tail, a.tail);
+  assert.equal(b.index.packId, a.index.packId);
+  blobs.forEach((blob, i) => assert.equal(entryIdBytes(b.tail, i).toString('hex'), blake3Hex(blob)));
+  assert.throws(() => entryIdBytes(b.tail.subarray(0, 44 * 4), 4), RangeError);
+  assert.throws(() => new PackBuilder().add('a'.repeat(64), BlobType.chunk, 1, new Uint8Array(31)), /31 bytes/);
+});
 
 test('a pack describes itself and verifies', () => {
   const blobs = [seededBytes(1, 1000), seededBytes(2, 10), seededBytes(3, 5000)];

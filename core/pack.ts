@@ -63,6 +63,8 @@ export interface PackIndex {
  */
 export class PackBuilder {
   private readonly entries: PackEntry[] = [];
+  /** ids as bytes where the caller had them (entry by entry), so the index is not re-parsed from hex */
+  private readonly keys: (Uint8Array | undefined)[] = [];
   private readonly ids = new Set<string>();
   private offset = 0;
 
@@ -74,11 +76,14 @@ export class PackBuilder {
   /** Whether adding `length` more bytes keeps the pack within the target size. */
   fits(length: number): boolean { return this.entries.length === 0 || this.packBytes + length + PACK_ENTRY_BYTES <= PACK_TARGET_BYTES; }
 
-  add(id: string, type: BlobType, length: number): PackEntry {
+  /** `key`, when given, is `id` as 32 bytes (the caller vouches that they agree). */
+  add(id: string, type: BlobType, length: number, key?: Uint8Array): PackEntry {
     if (this.ids.has(id)) throw new Error(`blob ${id} added twice to one pack`);
     if (length < 1) throw new Error('empty blob');
+    if (key !== undefined && key.length !== 32) throw new Error(`blob ${id}: key of ${key.length} bytes, not 32`);
     const entry = { id, type, offset: this.offset, length };
     this.entries.push(entry);
+    this.keys.push(key);
     this.ids.add(id);
     this.offset += length;
     return entry;
@@ -86,7 +91,7 @@ export class PackBuilder {
 
   finish(): { tail: Buffer; index: PackIndex } {
     if (this.entries.length === 0) throw new Error('a pack needs at least one blob');
-    const tail = encodePackTail(this.entries);
+    const tail = encodePackTail(this.entries, this.keys);
     const indexBytes = tail.subarray(0, tail.length - PACK_TRAILER_BYTES);
     return {
       tail,
@@ -95,11 +100,24 @@ export class PackBuilder {
   }
 }
 
-function encodePackTail(entries: readonly PackEntry[]): Buffer {
+function encodePackTail(entries: readonly PackEntry[], keys: readonly (Uint8Array | undefined)[] = []): Buffer {
   const indexLen = entries.length * PACK_ENTRY_BYTES;
   const w = new ByteWriter(indexLen + PACK_TRAILER_BYTES);
-  for (const e of entries) w.hex(e.id).u8(e.type).u8(0).u16(0).u32(e.offset).u32(e.length);
+  entries.forEach((e, i) => {
+    const key = keys[i];
+    (key ? w.raw(key) : w.hex(e.id)).u8(e.type).u8(0).u16(0).u32(e.offset).u32(e.length);
+  });
   return w.raw(PACK_MAGIC).u32(indexLen).done();
+}
+
+/**
+ * The id of entry `i` as its 32 bytes, read from an encoded index (or a pack
+ * tail, which starts with it): entries are PACK_ENTRY_BYTES apart, id first.
+ */
+export function entryIdBytes(indexBytes: Uint8Array, i: number): Buffer {
+  const at = indexBytes.byteOffset + i * PACK_ENTRY_BYTES;
+  if ((i + 1) * PACK_ENTRY_BYTES > indexBytes.length) throw new RangeError(`entry ${i} is beyond an index of ${indexBytes.length} bytes`);
+  return Buffer.from(indexBytes.buffer, at, 32);
 }
 
 /** From a pack's last 12 bytes: how long its index is. */

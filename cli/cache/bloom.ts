@@ -66,11 +66,13 @@ export class Bloom {
     return this.n * BITS_PER_ENTRY > 2 ** this.log2m;
   }
 
-  private probe(id: Buffer, i: number): number {
-    return (id.readUInt32LE(4 * i) & this.mask) >>> 0;
+  private probe(id: Uint8Array, i: number): number {
+    const at = 4 * i;
+    // the id's i-th little-endian 32-bit word (ids are uniform hashes: any bits will do)
+    return ((id[at]! | (id[at + 1]! << 8) | (id[at + 2]! << 16) | (id[at + 3]! << 24)) & this.mask) >>> 0;
   }
 
-  add(id: Buffer): void {
+  add(id: Uint8Array): void {
     for (let i = 0; i < K; i++) {
       const bit = this.probe(id, i);
       this.bits[bit >>> 3]! |= 1 << (bit & 7);
@@ -79,7 +81,7 @@ export class Bloom {
     this.dirty = true;
   }
 
-  mightHave(id: Buffer): boolean {
+  mightHave(id: Uint8Array): boolean {
     for (let i = 0; i < K; i++) {
       const bit = this.probe(id, i);
       if ((this.bits[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;

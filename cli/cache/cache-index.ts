@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { Bloom } from './bloom.ts';
-import type { BlobType, PackIndex } from '../../core/pack.ts';
+import { entryIdBytes, type BlobType, type PackIndex } from '../../core/pack.ts';
 
 /**
  * The local cache's index (SQLite): which pack holds each blob, and which file
@@ -89,9 +89,13 @@ export class CacheIndex {
   }
 
   has(id: string): boolean {
-    const key = bin(id);
+    return this.hasKey(bin(id));
+  }
+
+  /** As has(), for an id given as its 32 bytes. */
+  hasKey(key: Uint8Array): boolean {
     if (!this.filter().mightHave(key)) return false;
-    return this.stmt.has.get(key) !== undefined;
+    return this.stmt.has.get(Buffer.from(key.buffer, key.byteOffset, key.length)) !== undefined;
   }
 
   locate(id: string): BlobLocation | undefined {
@@ -170,20 +174,27 @@ export class CacheIndex {
     this.addPacks([{ index, files }]);
   }
 
-  /** As addPack for several packs (and file mappings without a pack), in one transaction. */
-  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
+  /**
+   * As addPack for several packs (and file mappings without a pack), in one
+   * transaction. `indexBytes`, when given, is the pack's encoded index (or its
+   * tail): ids are then read from it as bytes rather than parsed from hex.
+   */
+  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
+    const keysOf = (index: PackIndex, indexBytes: Uint8Array | undefined): Buffer[] => index.entries.map((e, i) => (indexBytes ? entryIdBytes(indexBytes, i) : bin(e.id)));
+    const keys = packs.map((p) => (p.index ? keysOf(p.index, p.indexBytes) : []));
     this.db.transaction(() => {
-      for (const { index, files } of packs) {
+      packs.forEach(({ index, files }, p) => {
         if (index) {
           let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
           pid ??= this.stmt.packPid.get(bin(index.packId)) as number;
-          for (const e of index.entries) this.stmt.insertBlob.run(bin(e.id), pid, e.offset, e.length, e.type);
+          const k = keys[p]!;
+          index.entries.forEach((e, i) => this.stmt.insertBlob.run(k[i], pid, e.offset, e.length, e.type));
         }
         for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
-      }
+      });
     })();
     const bloom = this.filter();
-    for (const { index } of packs) if (index) for (const e of index.entries) bloom.add(bin(e.id));
+    for (const k of keys) for (const key of k) bloom.add(key);
     bloom.packs = this.stmt.packCount.get() as number;
     if (bloom.full) this.bloom = undefined;
   }

@@ -95,14 +95,14 @@ export class CacheWriter {
    * bytes newly stored) once their bytes are staged: until then the views must
    * stay valid.
    */
-  putChunks(chunks: ReadonlyArray<{ id: string; data: Uint8Array }>): Promise<number> {
+  putChunks(chunks: ReadonlyArray<{ id: string; key?: Uint8Array; data: Uint8Array }>): Promise<number> {
     this.throwIfFailed();
     const waits: Promise<void>[] = [];
     let fresh = 0;
     for (const c of chunks) {
-      if (this.has(c.id)) continue;
+      if (this.unindexedIds.has(c.id) || (c.key ? this.index.hasKey(c.key) : this.index.has(c.id))) continue;
       const pack = this.room(c.data.length);
-      pack.builder.add(c.id, BlobType.chunk, c.data.length);
+      pack.builder.add(c.id, BlobType.chunk, c.data.length, c.key);
       this.unindexedIds.add(c.id);
       const w = pack.file.append(c.data);
       if (w) waits.push(w);
@@ -211,7 +211,7 @@ export class CacheWriter {
   private indexPublished(all: boolean): void {
     if (this.unindexed.length === 0 || (!all && this.unindexed.length < INDEX_BATCH)) return;
     const batch = this.unindexed.splice(0);
-    this.index.addPacks(batch.map((p) => ({ index: p.index, files: p.files })));
+    this.index.addPacks(batch.map((p) => ({ index: p.index, indexBytes: p.tail, files: p.files })));
     for (const p of batch) {
       this.sealed.delete(p);
       for (const e of p.index?.entries ?? []) this.unindexedIds.delete(e.id);
