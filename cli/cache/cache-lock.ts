@@ -9,7 +9,7 @@ import { DvxError } from '../../core/errors.ts';
  * `locks/shared-<pid>-<random>`); gc holds the exclusive one (`locks/gc`).
  * Each side creates its own file before looking for the other's, so at least
  * one of two racing commands sees the other. Locks of dead processes are
- * ignored, so a crash never leaves the cache locked.
+ * ignored, so a crash never leaves the cache locked, and gc removes them.
  */
 function alive(pid: number): boolean {
   try {
@@ -66,10 +66,16 @@ export class CacheLock {
       rmSync(path, { force: true });
       if (!create(path)) throw new DvxError('cache_busy', 'another `dvx gc` just started');
     }
-    const users = readdirSync(dir)
-      .filter((n) => n.startsWith('shared-'))
-      .map((n) => pidOf(join(dir, n)))
-      .filter((pid) => pid && pid !== process.pid && alive(pid));
+    const users: number[] = [];
+    for (const name of readdirSync(dir).filter((n) => n.startsWith('shared-'))) {
+      const pid = pidOf(join(dir, name));
+      if (pid === process.pid) continue;
+      if (pid && alive(pid)) users.push(pid);
+      // A crashed command's lock goes: left in place, its pid would in time belong to some
+      // other process, and that process would keep gc out for as long as it lives. (A lock
+      // still being written has no pid yet; its owner looks for gc's file next and backs off.)
+      else if (pid) rmSync(join(dir, name), { force: true });
+    }
     if (users.length > 0) {
       rmSync(path, { force: true });
       throw new DvxError('cache_busy', `another dvx command (pid ${users[0]}) is using the cache`, 'run `dvx gc` again when it has finished');
