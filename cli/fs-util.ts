@@ -1,11 +1,53 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { DvxError } from '../core/errors.ts';
+import { processAlive } from './pid.ts';
 
-/** A temp name beside `path`, so a rename onto `path` stays on one file system. */
+/**
+ * A temp name beside `path`, so a rename onto `path` stays on one file system:
+ * `.<name>.dvx-tmp-<pid>-<12 hex digits>`. The writer's pid is in the name so
+ * that a file left by a crash (a checkout killed halfway through a 1 GiB file)
+ * can be told from one still being written, and removed.
+ */
 export function tempPathBeside(path: string): string {
-  return join(dirname(path), `.${basename(path)}.dvx-tmp-${randomBytes(6).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}.dvx-tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** dvx's temp names; older versions wrote them without the pid. */
+const TEMP_NAME = /^\..+\.dvx-tmp-(?:(\d+)-)?[0-9a-f]{12}$/;
+
+/** Whether a directory entry is one of dvx's temp files: never data, whoever wrote it. */
+export function isDvxTemp(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/** Whether it is a temp file whose writer is gone (or unknown: an older version's), so safe to delete. */
+export function isStaleDvxTemp(name: string): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (!m) return false;
+  if (m[1] === undefined) return true;
+  const pid = Number(m[1]);
+  return pid !== process.pid && !processAlive(pid);
+}
+
+/** Deletes the stale temp files in `dir` (`names`: its entries, when the caller has listed it); returns their names. */
+export function removeStaleTemps(dir: string, names?: readonly string[]): string[] {
+  let entries = names;
+  if (!entries) {
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return [];
+    }
+  }
+  const removed: string[] = [];
+  for (const name of entries) {
+    if (!isStaleDvxTemp(name)) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** Writes a whole file so that readers see the old or the new content, never a mix. */

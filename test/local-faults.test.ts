@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePack } from '../core/pack.ts';
@@ -236,5 +237,52 @@ test('a crash between publishing a pack and indexing it: fsck notes it, --repair
   assert.deepEqual(readFileSync(join(ws, 'a.bin')), data);
   appendFileSync(join(ws, 'a.bin'), 'more');
   await dvxOk(ws, ['add', 'a.bin']);
+  await assertCacheConsistent(ws);
+});
+
+test('a checkout killed while writing: git, status and add ignore its temp file; the next checkout removes it', async (t) => {
+  const ws = await workspace(t);
+  const one = randomBytes(64 << 20);
+  writeFileSync(join(ws, 'one.bin'), one);
+  mkdirSync(join(ws, 'dd'));
+  writeFileSync(join(ws, 'dd/big.bin'), seededBytes(12, 200_000));
+  writeFileSync(join(ws, 'dd/small.txt'), 'small\n');
+  await dvxOk(ws, ['add', 'one.bin', 'dd']);
+  rmSync(join(ws, 'one.bin'));
+
+  // Kill the checkout as soon as its temp file appears (it writes 64 MiB into it, then renames it).
+  const child = spawn(process.execPath, [DVX_BIN, 'checkout', 'one.bin'], { cwd: ws, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const isTemp = (n: string) => n.startsWith('.one.bin.dvx-tmp-');
+  let temp: string | undefined;
+  for (const deadline = Date.now() + 20_000; !temp && Date.now() < deadline && !existsSync(join(ws, 'one.bin')); ) {
+    temp = readdirSync(ws).find(isTemp);
+    if (!temp) await new Promise((r) => setImmediate(r));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(temp, 'the checkout finished (or never started) before it could be killed');
+  assert.ok(existsSync(join(ws, temp)), 'the killed checkout left its temp file');
+  assert.ok(!existsSync(join(ws, 'one.bin')));
+
+  // The same inside a tracked directory, from a process that is gone, beside one of a live process.
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const deadTemp = `dd/.big.bin.dvx-tmp-${dead}-0123456789ab`;
+  const liveTemp = `dd/.small.txt.dvx-tmp-${process.pid}-0123456789ab`;
+  writeFileSync(join(ws, deadTemp), 'partial');
+  writeFileSync(join(ws, liveTemp), 'being written');
+
+  assert.doesNotMatch(git(ws, ['status', '--porcelain', '--untracked-files=all']), /dvx-tmp/);
+  const status = await dvxJson(ws, ['status']);
+  assert.deepEqual(status.paths, [{ path: 'dd', state: 'clean' }, { path: 'one.bin', state: 'missing' }]);
+  const added = await dvxJson(ws, ['add', '--no-git-add', 'dd']);
+  assert.equal(JSON.stringify(added).includes('dvx-tmp'), false);
+  assert.match(readFileSync(join(ws, 'dd.dvx'), 'utf8'), /^files: 2$/m);
+
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'one.bin')), one);
+  assert.deepEqual(readdirSync(ws).filter(isTemp), []);
+  assert.ok(!existsSync(join(ws, deadTemp)), 'the dead process\'s temp file is removed');
+  assert.ok(existsSync(join(ws, liveTemp)), 'a live process\'s temp file stays');
   await assertCacheConsistent(ws);
 });

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
+import { processAlive as alive } from '../pid.ts';
 
 /**
  * Keeps `dvx gc` from deleting blobs under a command that uses the cache.
@@ -11,15 +12,6 @@ import { DvxError } from '../../core/errors.ts';
  * one of two racing commands sees the other. Locks of dead processes are
  * ignored, so a crash never leaves the cache locked, and gc removes them.
  */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function pidOf(path: string): number {
   try {
     return Number(readFileSync(path, 'utf8').trim()) || 0;

@@ -18,6 +18,9 @@ const DVX_GITIGNORE = `# dvx: per-clone state, never committed
 /lock
 `;
 const ATTRIBUTES_LINE = '*.dvx text eol=lf -diff';
+/** A write killed halfway leaves one of these beside its file until the next checkout removes it (cli/fs-util.ts). */
+const TEMP_IGNORE_LINE = '.*.dvx-tmp-*';
+const TEMP_IGNORE = `# dvx: temp files of an interrupted write\n${TEMP_IGNORE_LINE}\n`;
 
 export async function run(opts: OutputOptions): Promise<void> {
   const top = gitTopLevel(process.cwd());
@@ -37,18 +40,22 @@ export async function run(opts: OutputOptions): Promise<void> {
     writeFileAtomic(ignorePath, DVX_GITIGNORE);
     created.push(`${DVX_DIR}/.gitignore`);
   }
-  const attributes = join(root, '.gitattributes');
-  const attrText = existsSync(attributes) ? readFileSync(attributes, 'utf8') : '';
-  if (!attrText.split('\n').includes(ATTRIBUTES_LINE)) {
-    writeFileAtomic(attributes, `${attrText}${attrText && !attrText.endsWith('\n') ? '\n' : ''}${ATTRIBUTES_LINE}\n`);
-    created.push('.gitattributes');
-  }
+  if (appendUnlessPresent(join(root, '.gitattributes'), ATTRIBUTES_LINE)) created.push('.gitattributes');
+  if (appendUnlessPresent(join(root, '.gitignore'), TEMP_IGNORE_LINE, TEMP_IGNORE)) created.push('.gitignore');
   // Validates the config and creates the cache.
   const ws = Workspace.at(root);
   await ws.cache();
   await ws.close();
-  gitAdd(root, [`${DVX_DIR}/${CONFIG_FILE}`, `${DVX_DIR}/.gitignore`, '.gitattributes']);
+  gitAdd(root, [`${DVX_DIR}/${CONFIG_FILE}`, `${DVX_DIR}/.gitignore`, '.gitattributes', '.gitignore']);
   if (opts.json) printJson({ root, initialized: !already, created });
   else if (already) info(opts, `dvx is already initialized in ${root}${created.length ? ` (restored ${created.join(', ')})` : ''}`);
   else info(opts, `Initialized dvx in ${dvx}\nNext: \`dvx add <data>\`, then \`git commit\`.`);
+}
+
+/** Appends `block` to a file (created if missing) unless one of its lines is `line`; whether it wrote. */
+function appendUnlessPresent(path: string, line: string, block = `${line}\n`): boolean {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  if (text.split('\n').includes(line)) return false;
+  writeFileAtomic(path, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${block}`);
+  return true;
 }

@@ -1,10 +1,11 @@
 import { mkdirSync, readdirSync, rmdirSync, rmSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import type { FileManifest } from '../../core/file-manifest.ts';
 import { MODE_EXEC, MODE_FILE, type TreeEntry, type TreeManifest } from '../../core/tree-manifest.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { restoreFile } from '../cache/restore.ts';
-import { fsError } from '../fs-util.ts';
+import { fsError, removeStaleTemps } from '../fs-util.ts';
 import { contentSha256, statOrMissing } from './content.ts';
 import { Snapshotter } from './snapshot.ts';
 import type { StatCache } from './stat-cache.ts';
@@ -28,6 +29,8 @@ export interface MaterializeResult {
 export class Materializer {
   readonly result: MaterializeResult = { restored: [], removed: [], unchanged: 0, conflicts: [], failed: [] };
   private bytes = 0;
+  /** Directories already cleared of temp files that crashed dvx processes left (one listing each per run). */
+  private readonly swept = new Set<string>();
 
   constructor(
     private readonly ws: Workspace,
@@ -87,6 +90,7 @@ export class Materializer {
     } catch (err) {
       throw fsError(err, path, 'replace');
     }
+    this.sweep(dirname(abs));
     const base = this.bytes;
     await restoreFile(this.cache, manifest, abs, { mode, what: path, onBytes: (n) => this.opts.onBytes?.((this.bytes = base + n)) });
     this.bytes = base + manifest.size;
@@ -109,7 +113,8 @@ export class Materializer {
     const wanted = new Map<string, TreeEntry>(tree.entries.map((e) => [`${path}/${e.path}`, e]));
     // Files present but not in the tree: removed when recoverable.
     if (st?.isDirectory()) {
-      const { files } = Snapshotter.scan(this.ws, path);
+      const { files, temps } = Snapshotter.scan(this.ws, path);
+      for (const t of temps) this.sweep(dirname(this.ws.abs(t)));
       for (const f of files) {
         if (wanted.has(f.path)) continue;
         // A path the tree needs as a directory, or stale content: either way it must go.
@@ -130,6 +135,17 @@ export class Materializer {
       }
     }
     pruneEmptyDirs(abs, true);
+  }
+
+  /**
+   * A checkout killed while writing leaves `.<name>.dvx-tmp-<pid>-…` beside
+   * the file (as large as what it had written); the next materialization of
+   * that directory removes it. Files of live dvx processes stay.
+   */
+  private sweep(dirAbs: string): void {
+    if (this.swept.has(dirAbs)) return;
+    this.swept.add(dirAbs);
+    removeStaleTemps(dirAbs);
   }
 }
 

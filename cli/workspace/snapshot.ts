@@ -7,7 +7,7 @@ import { comparePaths } from '../../core/paths.ts';
 import { MODE_EXEC, MODE_FILE, type TreeEntry } from '../../core/tree-manifest.ts';
 import type { CacheWriter } from '../cache/cache-writer.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
-import { fsError } from '../fs-util.ts';
+import { fsError, isDvxTemp } from '../fs-util.ts';
 import type { StatCache } from './stat-cache.ts';
 import type { Workspace } from './workspace.ts';
 
@@ -71,7 +71,7 @@ export class Snapshotter {
   private done = 0;
 
   /** Lists what a snapshot of `dataPath` will read, for progress and validation. */
-  static scan(ws: Workspace, dataPath: string): { kind: 'file' | 'dir'; files: FileEntry[]; skipped: string[] } {
+  static scan(ws: Workspace, dataPath: string): { kind: 'file' | 'dir'; files: FileEntry[]; skipped: string[]; temps: string[] } {
     const abs = ws.abs(dataPath);
     let st: Stats;
     try {
@@ -82,10 +82,12 @@ export class Snapshotter {
     if (st.isSymbolicLink()) {
       throw new DvxError('symlink', `${dataPath} is a symbolic link; dvx tracks regular files and directories, never links`, 'add the link target instead, or replace the link with the data');
     }
-    if (st.isFile()) return { kind: 'file', files: [{ path: dataPath, stat: st }], skipped: [] };
+    if (st.isFile()) return { kind: 'file', files: [{ path: dataPath, stat: st }], skipped: [], temps: [] };
     if (!st.isDirectory()) throw new DvxError('not_regular', `${dataPath} is not a regular file or directory`);
     const files: FileEntry[] = [];
     const skipped: string[] = [];
+    // dvx's own temp files (a checkout interrupted halfway) are never part of a directory's content.
+    const temps: string[] = [];
     const walk = (rel: string) => {
       let entries;
       try {
@@ -96,6 +98,7 @@ export class Snapshotter {
       for (const e of entries) {
         const child = `${rel}/${e.name}`;
         if (e.isDirectory()) walk(child);
+        else if (e.isFile() && isDvxTemp(e.name)) temps.push(child);
         else if (e.isFile()) {
           try {
             files.push({ path: child, stat: lstatSync(ws.abs(child)) });
@@ -106,7 +109,7 @@ export class Snapshotter {
       }
     };
     walk(dataPath);
-    return { kind: 'dir', files, skipped };
+    return { kind: 'dir', files, skipped, temps };
   }
 
   /** Content of one file: from the stat cache when unchanged and stored, else by chunking it. */
