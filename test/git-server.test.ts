@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeFileManifest } from '../core/file-manifest.ts';
@@ -10,7 +10,7 @@ import { decodePointer } from '../core/pointer.ts';
 import { decodePack } from '../core/pack.ts';
 import { encodeIdList, MediaType, type CommitRecord, type RecordPointer } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
-import { dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { DVX_BIN, dvx, dvxOk, git, tempDir, workspace } from './support/cli.ts';
 import { request, errorCode, type Answer } from './support/http.ts';
 import { chunkBlob, makeFile, makeTree, push, pushFile, type TestFile } from './support/packs.ts';
 import { seededBytes } from './support/prng.ts';
@@ -161,6 +161,43 @@ for (const backend of BACKENDS) {
     assert.deepEqual(ranged.body, v1.subarray(100, 200));
     assert.equal((await request(server.url, api(repo, `files/main/data/nothing.csv`), { token: read })).status, 404);
     assert.equal((await request(server.url, api(repo, `files/no-such-branch/data/events.csv`), { token: read })).status, 404);
+
+    // dvx get: any version without a clone, verified; directories unpacked; clear failures that write nothing.
+    const out = tempDir(t, 'dvx-get-');
+    const readEnv = { DVX_TOKEN: read };
+    const got = await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--rev', 'v1', '-o', 'v1.csv'], readEnv);
+    assert.match(got.stdout + got.stderr, /downloaded data\/events\.csv@v1/);
+    assert.deepEqual(readFileSync(join(out, 'v1.csv')), v1);
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = `.events.csv.dvx-tmp-${deadPid}-0123456789ab`;
+    writeFileSync(join(out, stale), 'what a killed download left');
+    const asJson = JSON.parse((await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--json'], readEnv)).stdout);
+    assert.deepEqual([asJson.type, asJson.rev, asJson.size, asJson.sha256, asJson.output], ['file', 'main', v2.length, sha256(v2), join(out, 'events.csv')]);
+    assert.deepEqual(readFileSync(join(out, 'events.csv')), v2);
+    assert.ok(!existsSync(join(out, stale)), 'the killed download\'s temp file is gone');
+    await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--rev', c1.slice(0, 8), '-o', 'sub/by-sha.csv'], readEnv);
+    assert.deepEqual(readFileSync(join(out, 'sub/by-sha.csv')), v1);
+    const piped = spawnSync(process.execPath, [DVX_BIN, 'get', server.url, repo, 'data/events.csv', '--rev', 'v1', '-o', '-'], { cwd: out, env: { ...process.env, ...readEnv } });
+    assert.equal(piped.status, 0, String(piped.stderr));
+    assert.equal(sha256(piped.stdout), sha256(v1));
+    const dir = JSON.parse((await dvxOk(out, ['get', server.url, repo, 'images', '--rev', 'v1', '-o', 'imgs', '--json'], readEnv)).stdout);
+    assert.deepEqual([dir.type, dir.files], ['dir', 6]);
+    assert.deepEqual(readFileSync(join(out, 'imgs/sub/x.png')), seededBytes(20, 3000));
+    for (let i = 0; i < 5; i++) assert.deepEqual(readFileSync(join(out, `imgs/${i}.png`)), seededBytes(10 + i, 2000 + i));
+    const before = readdirSync(out).sort();
+    for (const [args, message] of [
+      [['data/nothing.csv'], /data\/nothing\.csv@main: .*nothing\.csv[^]*hint: check the path/],
+      [['data/events.csv', '--rev', 'no-such-branch'], /data\/events\.csv@no-such-branch: .*no-such-branch/],
+      [['../etc/passwd'], /\.\.\/etc\/passwd: path has a '\.\.' segment/],
+    ] as const) {
+      const r = await dvx(out, ['get', server.url, repo, ...args], readEnv);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, message, r.stderr);
+    }
+    const denied = await dvx(out, ['get', server.url, repo, 'data/events.csv'], { DVX_TOKEN: 'dvx_not-a-token' });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /token|auth|401|403/i, denied.stderr);
+    assert.deepEqual(readdirSync(out).sort(), before, 'failed downloads leave nothing behind');
 
     // Datasets, history and diff: sizes, sha256 and the bytes each version cost.
     const ds = await getJson(server, read, api(repo, 'datasets?ref=v1'));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { DvxError } from '../../core/errors.ts';
@@ -8,8 +9,8 @@ import { pathProblem } from '../../core/paths.ts';
 import { API_PREFIX } from '../../core/protocol.ts';
 import { assertRepoName } from '../../core/repo-name.ts';
 import { tokenFor } from '../remote/credentials.ts';
-import { HttpClient } from '../remote/http-client.ts';
-import { tempPathBeside } from '../fs-util.ts';
+import { errorBodyMessage, HttpClient, type Response } from '../remote/http-client.ts';
+import { removeStaleTemps, tempPathBeside } from '../fs-util.ts';
 import { formatBytes, info, printJson, Progress, type OutputOptions } from '../ui.ts';
 
 interface GetOptions extends OutputOptions {
@@ -33,9 +34,11 @@ export async function run(server: string, repo: string, path: string, opts: GetO
   const http = new HttpClient(base, { token: tokenFor(`${base}/${repo}`), remoteName: `${base}/${repo}` });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;
   try {
-    const head = await http.request({ method: 'HEAD', path: urlPath });
+    const head = await headOrExplain(http, urlPath, `${clean}@${rev}`, repo);
     const isDir = String(head.headers['content-type'] ?? '').startsWith('application/json');
     const out = resolve(opts.output ?? basename(clean));
+    // what an earlier, killed download left beside the output (its writer's pid is gone)
+    if (opts.output !== '-') removeStaleTemps(dirname(out));
     if (isDir) {
       const n = await getDir(http, `${urlPath}?format=tar`, out);
       if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
@@ -45,7 +48,7 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     const size = Number(head.headers['content-length']);
     const sha = String(head.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '');
     if (opts.output === '-') {
-      await http.request({ method: 'GET', path: urlPath, toFile: '/dev/stdout' });
+      await getToStdout(http, urlPath, sha);
       return;
     }
     await getFile(http, urlPath, out, size, sha, opts);
@@ -90,6 +93,42 @@ async function getFile(http: HttpClient, urlPath: string, out: string, size: num
     progress.stop();
     rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * HEAD says whether the path is a file or a directory, but a refusal to a HEAD
+ * has no body: on a 4xx the same URL is asked with GET (one byte of it at
+ * most), so the error names what the server did not find.
+ */
+async function headOrExplain(http: HttpClient, urlPath: string, what: string, repo: string): Promise<Response> {
+  try {
+    return await http.request({ method: 'HEAD', path: urlPath });
+  } catch (err) {
+    if (!(err instanceof DvxError) || err.code !== 'http_error') throw err;
+    const again = await http.request({ method: 'GET', path: urlPath, headers: { range: 'bytes=0-0' }, accept: [400, 404, 410] }).catch(() => undefined);
+    const message = again ? errorBodyMessage(again.body) : undefined;
+    if (!again || !message) throw err;
+    throw new DvxError(again.status === 404 ? 'not_found' : 'bad_request', `${what}: ${message}`, again.status === 404 ? `check the path, the revision and the repository (${repo}); \`GET /api/v1/repos/${repo}/datasets?ref=<rev>\` lists what a revision tracks` : undefined);
+  }
+}
+
+/**
+ * To standard output, whatever it is (a pipe, a socket from a parent process, a
+ * file), hashing on the way: a mismatch cannot take the bytes back, but it
+ * fails the command, so `dvx get … -o - > f && use f` never uses bad data.
+ */
+async function getToStdout(http: HttpClient, urlPath: string, sha: string): Promise<void> {
+  const digest = createHash('sha256');
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      digest.update(chunk);
+      if (process.stdout.write(chunk)) done();
+      else process.stdout.once('drain', () => done());
+    },
+  });
+  await http.request({ method: 'GET', path: urlPath, toStream: stdout });
+  const got = digest.digest('hex');
+  if (/^[0-9a-f]{64}$/.test(sha) && got !== sha) throw new DvxError('bad_download', `the downloaded bytes hash to ${got}, not ${sha}`, 'what was written is not that version; run the command again');
 }
 
 async function getDir(http: HttpClient, urlPath: string, out: string): Promise<number> {

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DvxError } from '../../core/errors.ts';
@@ -29,6 +29,11 @@ export interface RequestSpec {
   toFile?: string;
   /** append to toFile instead of replacing it (resumed downloads) */
   appendToFile?: boolean;
+  /**
+   * or into this stream (ended with the body). Bytes written to a stream cannot
+   * be taken back, so a transfer that breaks is not retried: it fails.
+   */
+  toStream?: Writable;
   /** statuses that are answers rather than errors (default: 2xx) */
   accept?: number[];
   onSent?: (bytes: number) => void;
@@ -171,7 +176,7 @@ export class HttpClient {
   private async receive(res: IncomingMessage, spec: RequestSpec): Promise<Response> {
     const status = res.statusCode ?? 0;
     const accepted = spec.accept ? spec.accept.includes(status) : status >= 200 && status < 300;
-    if (accepted && spec.toFile) {
+    if (accepted && (spec.toFile || spec.toStream)) {
       let got = 0;
       const counter = new Transform({
         transform: (chunk: Buffer, _enc, cb) => {
@@ -182,14 +187,18 @@ export class HttpClient {
         },
       });
       try {
-        await pipeline(res, counter, createWriteStream(spec.toFile, { flags: spec.appendToFile ? 'a' : 'w' }));
+        await pipeline(res, counter, spec.toStream ?? createWriteStream(spec.toFile!, { flags: spec.appendToFile ? 'a' : 'w' }));
       } catch (err) {
+        if (spec.toStream) throw new DvxError('download_interrupted', `the download broke after ${got} bytes: ${(err as Error).message}`, 'what was written is incomplete; run the command again, or download to a file (-o FILE), which resumes');
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (RETRY_CODES.has(code) || /aborted|premature/i.test((err as Error).message)) throw new RetryableError(`download interrupted: ${(err as Error).message}`);
         throw err;
       }
       const expected = Number(res.headers['content-length']);
-      if (Number.isFinite(expected) && got !== expected) throw new RetryableError(`download ended after ${got} of ${expected} bytes`);
+      if (Number.isFinite(expected) && got !== expected) {
+        if (spec.toStream) throw new DvxError('download_interrupted', `the download ended after ${got} of ${expected} bytes`, 'what was written is incomplete; run the command again, or download to a file (-o FILE), which resumes');
+        throw new RetryableError(`download ended after ${got} of ${expected} bytes`);
+      }
       return { status, headers: res.headers, body: Buffer.alloc(0) };
     }
     const chunks: Buffer[] = [];
@@ -231,13 +240,18 @@ export class HttpClient {
   }
 }
 
-function serverMessage(body: Buffer): string {
+/** The message of a dvx error body (docs/protocol.md "Errors"), if the body is one. */
+export function errorBodyMessage(body: Buffer): string | undefined {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: { message?: string } };
-    if (parsed.error?.message) return `: ${parsed.error.message}`;
+    return (JSON.parse(body.toString('utf8')) as { error?: { message?: string } }).error?.message || undefined;
   } catch {
-    // not JSON
+    return undefined;
   }
+}
+
+function serverMessage(body: Buffer): string {
+  const message = errorBodyMessage(body);
+  if (message) return `: ${message}`;
   const text = body.toString('utf8', 0, Math.min(body.length, 200)).trim();
   return text ? `: ${text}` : '';
 }
