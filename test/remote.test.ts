@@ -114,6 +114,12 @@ for (const backend of BACKENDS) {
     await dvxOk(ws, ['push'], env);
     // DVX_TOKEN wins over the stored token.
     assert.match((await dvx(ws, ['push'], { ...env, DVX_TOKEN: read })).stderr, /not allowed|already has/);
+    // logout forgets it: pushing is refused again, and a second logout has nothing to forget.
+    assert.match((await dvxOk(ws, ['logout', 'origin'], env)).stdout, /forgot the token for /);
+    assert.equal(readFileSync(join(home, 'dvx/credentials.json'), 'utf8').includes(write), false);
+    assert.match((await dvx(ws, ['push'], env)).stderr, /rejected the credentials/);
+    assert.match((await dvxOk(ws, ['logout'], env)).stdout, /no token stored for /);
+    await dvxOk(ws, ['login', 'origin', '--token', write], env);
 
     await server.stop();
     const down = await dvx(ws, ['push'], { ...env, DVX_HTTP_ATTEMPTS: '2' });

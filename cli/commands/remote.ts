@@ -42,28 +42,44 @@ export async function add(name: string, url: string, opts: RemoteOptions): Promi
 export async function list(opts: RemoteOptions): Promise<void> {
   const ws = Workspace.find();
   const remotes = Object.entries(ws.config.remotes ?? {}).map(([name, r]) => ({ name, url: r.url, default: ws.config.default_remote === name }));
-  if (opts.json) printJson({ remotes });
-  else if (remotes.length === 0) info(opts, 'no remotes; add one with `dvx remote add --default origin <url>`');
-  else for (const r of remotes) info(opts, `${r.default ? '*' : ' '} ${r.name}\t${r.url}`);
+  const dangling = ws.config.default_remote !== undefined && !ws.config.remotes?.[ws.config.default_remote] ? ws.config.default_remote : undefined;
+  if (opts.json) printJson({ remotes, ...(dangling ? { missingDefault: dangling } : {}) });
+  else {
+    if (remotes.length === 0) info(opts, 'no remotes; add one with `dvx remote add --default origin <url>`');
+    else for (const r of remotes) info(opts, `${r.default ? '*' : ' '} ${r.name}\t${r.url}`);
+    if (dangling) info(opts, `the default remote is ${JSON.stringify(dangling)}, which is not configured: pick another with \`dvx remote default <name>\``);
+  }
 }
 
 export async function remove(name: string, opts: RemoteOptions): Promise<void> {
   const ws = Workspace.find();
   const path = configFile(ws, opts.local);
   const config = readConfigFile(path);
-  if (!config.remotes?.[name]) throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`);
+  if (!config.remotes?.[name]) {
+    const elsewhere = readConfigFile(configFile(ws, !opts.local)).remotes?.[name];
+    throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`, elsewhere ? `it is in ${configFile(ws, !opts.local)}: ${opts.local ? 'leave out' : 'add'} --local` : 'see `dvx remote list`');
+  }
   delete config.remotes[name];
   if (config.default_remote === name) delete config.default_remote;
   save(ws, path, config, opts.local);
+  // The other file may name it as the default too; once no file has the remote, that choice goes with it.
+  const otherPath = configFile(ws, !opts.local);
+  const other = readConfigFile(otherPath);
+  if (other.default_remote === name && !other.remotes?.[name]) {
+    delete other.default_remote;
+    save(ws, otherPath, other, !opts.local);
+  }
   info(opts, `removed remote ${name}`);
 }
 
 export async function setDefault(name: string, opts: RemoteOptions): Promise<void> {
   const ws = Workspace.find();
   if (!ws.config.remotes?.[name]) throw new DvxError('no_such_remote', `no remote named ${name}`, 'see `dvx remote list`');
-  const path = configFile(ws, opts.local);
+  // A remote of this clone only cannot be the default the whole project commits to.
+  const local = opts.local || !readConfigFile(configFile(ws, false)).remotes?.[name];
+  const path = configFile(ws, local);
   const config = readConfigFile(path);
   config.default_remote = name;
-  save(ws, path, config, opts.local);
-  info(opts, `default remote is now ${name}`);
+  save(ws, path, config, local);
+  info(opts, `default remote is now ${name}${local && !opts.local ? ` (for this clone only, in ${LOCAL_CONFIG_FILE}: it is a remote of this clone only)` : ''}`);
 }

@@ -23,7 +23,11 @@ export function resolveRemote(ws: Workspace, name?: string): { name: string; url
       Object.keys(remotes).length === 0 ? 'add one: `dvx remote add --default origin http://<server>:8080/<repo>`' : 'pick one with --remote, or set one with `dvx remote default <name>`',
     );
   }
-  return { name: chosen, url: parseRemoteUrl(remotes[chosen]!.url) };
+  const remote = remotes[chosen];
+  if (!remote) {
+    throw new DvxError('no_such_remote', `the default remote is ${JSON.stringify(chosen)}, but no remote of that name is configured`, `pick another with \`dvx remote default <name>\` (see \`dvx remote list\`), or add it with \`dvx remote add ${chosen} <url>\``);
+  }
+  return { name: chosen, url: parseRemoteUrl(remote.url) };
 }
 
 export function openRemote(ws: Workspace, name?: string, opts: { jobs?: number } = {}): DvxRemote {

@@ -70,21 +70,27 @@ export function writeConfigFile(path: string, config: Config): void {
   writeFileAtomic(path, header + stringify(configSchema.parse(config)));
 }
 
-/** The local file wins key by key over the shared one. */
+/**
+ * The local file wins key by key over the shared one. A default remote that
+ * names no remote is not an error here: the shared file is edited by others
+ * (a teammate removes a remote this clone's file names), and status, add or
+ * checkout must not fail on it. The local choice yields to the shared one when
+ * only the shared one exists; one that names nothing is kept, for the commands
+ * that need a remote to report (cli/remote/resolve.ts).
+ */
 export function mergeConfig(shared: Config, local: Config): Config {
-  const merged: Config = {
+  const remotes = { ...shared.remotes, ...local.remotes };
+  const choices = [local.default_remote, shared.default_remote].filter((n): n is string => n !== undefined);
+  const defaultRemote = choices.find((n) => remotes[n]) ?? choices[0];
+  return {
     ...shared,
     ...local,
     cache: { ...shared.cache, ...local.cache },
     hooks: { ...shared.hooks, ...local.hooks },
     runner: { ...shared.runner, ...local.runner },
-    remotes: { ...shared.remotes, ...local.remotes },
-    default_remote: local.default_remote ?? shared.default_remote,
+    remotes,
+    default_remote: defaultRemote,
   };
-  if (merged.default_remote && !merged.remotes?.[merged.default_remote]) {
-    throw new DvxError('bad_config', `default_remote ${JSON.stringify(merged.default_remote)} is not one of the remotes`, 'fix it with `dvx remote default <name>`');
-  }
-  return merged;
 }
 
 export function chunkerOf(config: Config) {
