@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DvxError } from '../../core/errors.ts';
+import { gitAdd } from '../git.ts';
 import { info, printJson, type OutputOptions } from '../ui.ts';
 import { configSchema, readConfigFile, writeConfigFile } from '../workspace/config.ts';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, Workspace } from '../workspace/workspace.ts';
@@ -40,12 +41,27 @@ export async function run(key: string | undefined, value: string | undefined, op
   if (opts.unset) delete node[last];
   else node[last] = parseValue(value!);
   const checked = configSchema.safeParse(raw);
-  if (!checked.success) {
-    const issue = checked.error.issues[0]!;
-    throw new DvxError('bad_config', `${key}: ${issue.path.join('.') === key ? '' : `${issue.path.join('.')}: `}${issue.message}`, 'see DEVELOPERS.md or README.md for the settings');
+  if (!checked.success) throw new DvxError('bad_config', describeIssue(key, checked.error.issues[0]!), 'see DEVELOPERS.md or README.md for the settings');
+  // The same rule as `dvx remote default`: the default must be a remote, and the committed one a committed remote.
+  const chosen = checked.data.default_remote;
+  if (!opts.unset && last === 'default_remote' && parts.length === 1 && chosen !== undefined) {
+    const known = opts.local ? ws.config.remotes : readConfigFile(join(ws.dvxDir, CONFIG_FILE)).remotes;
+    if (!known?.[chosen]) {
+      const cloneOnly = !opts.local && ws.config.remotes?.[chosen] !== undefined;
+      throw new DvxError('no_such_remote', `default_remote: no remote named ${chosen}${opts.local ? '' : ' in the committed config'}`, cloneOnly ? `${chosen} is a remote of this clone only: add --local` : 'see `dvx remote list`');
+    }
   }
   writeConfigFile(path, checked.data);
+  if (!opts.local) gitAdd(ws.root, [`.dvx/${CONFIG_FILE}`]);
   info(opts, opts.unset ? `unset ${key}` : `${key} = ${JSON.stringify(node[last])} (in ${opts.local ? LOCAL_CONFIG_FILE : CONFIG_FILE})`);
+}
+
+/** One schema issue, said in terms of the key the user set. */
+function describeIssue(key: string, issue: { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[] }): string {
+  const where = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') return `${key}: no such setting (${where ? `${where} has` : 'the config has'} no ${(issue.keys ?? []).map((k) => JSON.stringify(k)).join(', ')})`;
+  if (where && where !== key && issue.code === 'invalid_type' && issue.input === undefined) return `${key}: ${where} must be set as well`;
+  return `${key}: ${where && where !== key ? `${where}: ` : ''}${issue.message}`;
 }
 
 function parseValue(v: string): unknown {

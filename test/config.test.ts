@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
 
-/** `dvx remote add|list|remove|default` over the shared (committed) and the local config file. */
+/** `dvx config` and `dvx remote add|list|remove|default`, over the shared (committed) and the local config file. */
 const shared = (ws: string) => readFileSync(join(ws, '.dvx/config.yaml'), 'utf8');
 const local = (ws: string) => (existsSync(join(ws, '.dvx/config.local.yaml')) ? readFileSync(join(ws, '.dvx/config.local.yaml'), 'utf8') : '');
 
@@ -71,4 +71,39 @@ test('a default remote that names no remote (a teammate removed it) breaks only 
   assert.match(push.stderr, /dvx remote default <name>/);
   await dvxOk(ws, ['remote', 'default', 'upstream']);
   assert.match((await dvxOk(ws, ['remote', 'list'])).stdout, /^\* upstream/m);
+});
+
+test('config: settings are read, set in either file, checked and unset; refusals say what is wrong and change nothing', async (t) => {
+  const ws = await workspace(t);
+  const unset = await dvx(ws, ['config', 'runner.jobs']);
+  assert.equal(unset.code, 1);
+  assert.match(unset.stderr, /runner\.jobs is not set/);
+  assert.match((await dvxOk(ws, ['config', 'runner.jobs', '3'])).stdout, /runner\.jobs = 3 \(in config\.yaml\)/);
+  assert.match(git(ws, ['diff', '--cached', '--name-only']), /\.dvx\/config\.yaml/, 'the shared config is staged');
+  await dvxOk(ws, ['config', 'runner.jobs', '1', '--local']);
+  assert.equal((await dvxOk(ws, ['config', 'runner.jobs'])).stdout.trim(), '1', 'the local file wins');
+  assert.deepEqual(await dvxJson(ws, ['config', 'runner.jobs']), { key: 'runner.jobs', value: 1 });
+  await dvxOk(ws, ['config', '--unset', 'runner.jobs', '--local']);
+  assert.equal((await dvxOk(ws, ['config', 'runner.jobs'])).stdout.trim(), '3');
+
+  await dvxOk(ws, ['remote', 'add', 'origin', 'http://127.0.0.1:9/churn']);
+  await dvxOk(ws, ['remote', 'add', 'mine', 'http://127.0.0.1:9/scratch', '--local']);
+  const before = [shared(ws), local(ws)];
+  for (const [args, message] of [
+    [['nosuch.key', '1'], /^dvx: error: nosuch\.key: no such setting \(the config has no "nosuch"\)/],
+    [['runner.nosuch', '1'], /runner\.nosuch: no such setting \(runner has no "nosuch"\)/],
+    [['runner.jobs', '0'], /runner\.jobs: Too small: expected number to be >=1/],
+    [['runner.on_commit', 'sometimes'], /runner\.on_commit: Invalid option/],
+    [['chunker.avg', '16384'], /chunker\.avg: chunker\.min must be set as well/],
+    [['default_remote', 'nowhere'], /default_remote: no remote named nowhere[^]*dvx remote list/],
+    [['default_remote', 'mine'], /default_remote: no remote named mine in the committed config[^]*mine is a remote of this clone only: add --local/],
+    [['bad key!', '1'], /invalid key/],
+  ] as const) {
+    const r = await dvx(ws, ['config', ...args]);
+    assert.equal(r.code, args[0] === 'bad key!' ? 2 : 1, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+  assert.deepEqual([shared(ws), local(ws)], before, 'refused settings changed neither file');
+  await dvxOk(ws, ['config', 'default_remote', 'mine', '--local']);
+  assert.match((await dvxOk(ws, ['remote', 'list'])).stdout, /^\* mine/m);
 });
