@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, run, tempDir, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -235,4 +235,32 @@ test('--help is available for every command', async (t) => {
   const bad = await dvx(ws, ['frobnicate']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /unknown command/);
+});
+
+test('add and checkout of large data show a progress bar on a terminal, and none when stderr is not one', async (t) => {
+  const ws = await workspace(t);
+  const data = randomBytes(40 << 20);
+  writeFileSync(join(ws, 'big.bin'), data);
+  // A real pseudo-terminal: util-linux's `script` runs the command on one and copies what it shows.
+  const onTty = (args: string) => run('script', ['-qec', `${process.execPath} ${DVX_BIN} ${args}`, '/dev/null'], { cwd: ws, env: { DVX_NO_PROGRESS: '' } });
+  const added = await onTty('add big.bin');
+  assert.equal(added.code, 0, added.stdout);
+  assert.match(added.stdout, /adding \[[^\]]+\] \d+% \| [\d.]+ [KM]?i?B\/40\.0 MiB \| /, 'the bar, with bytes done of the total');
+  assert.match(added.stdout, /added big\.bin \(40\.0 MiB\): 40\.0 MiB new/);
+  rmSync(join(ws, 'big.bin'));
+  const restored = await onTty('checkout big.bin');
+  assert.equal(restored.code, 0, restored.stdout);
+  assert.match(restored.stdout, /checking out \[[^\]]+\] \d+% \| /);
+  assert.deepEqual(readFileSync(join(ws, 'big.bin')), data);
+
+  // Not a terminal (a pipe, as in scripts and CI logs): the result only.
+  appendFileSync(join(ws, 'big.bin'), 'more');
+  const piped = await dvxOk(ws, ['add', 'big.bin'], { DVX_NO_PROGRESS: '' });
+  assert.doesNotMatch(piped.stderr + piped.stdout, /%/);
+  assert.match(piped.stdout, /added big\.bin/);
+  // --quiet silences the bar on a terminal too.
+  rmSync(join(ws, 'big.bin'));
+  const quiet = await onTty('checkout -q big.bin');
+  assert.equal(quiet.code, 0, quiet.stdout);
+  assert.doesNotMatch(quiet.stdout, /checking out \[/);
 });
