@@ -136,6 +136,21 @@ for (const backend of BACKENDS) {
     gitOk(clone, ['checkout', '-q', 'v1'], env);
     assert.equal(sha256(readFileSync(join(clone, 'data/events.csv'))), sha256(v1));
 
+    // hooks.fetch: false: a checkout leaves data it lacks alone and says so; `dvx pull` brings it.
+    const lazy = tempDir(t, 'dvx-lazy-');
+    gitOk(lazy, ['clone', '-q', '--no-checkout', bare, '.']);
+    gitOk(lazy, ['checkout', '-q', 'main', '--', '.dvx']);
+    await dvxOk(lazy, ['config', 'hooks.fetch', 'false', '--local']);
+    await dvxOk(lazy, ['install']);
+    // (-f: the index holds only .dvx/, and the rest must come out of HEAD)
+    const unfetched = gitOk(lazy, ['checkout', '-q', '-f', 'main'], env);
+    assert.ok(existsSync(join(lazy, 'data/events.csv.dvx')), 'git checked out the pointers');
+    assert.ok(!existsSync(join(lazy, 'data/events.csv')), 'nothing was fetched');
+    assert.match(unfetched, /dvx: warning: data\/events\.csv was not updated: .*not in the local cache/);
+    assert.match(readFileSync(join(lazy, 'data/events.csv.dvx'), 'utf8'), new RegExp(`sha256: ${sha256(v2)}`), 'git itself checked out');
+    await dvxOk(lazy, ['pull'], env);
+    assert.equal(sha256(readFileSync(join(lazy, 'data/events.csv'))), sha256(v2));
+
     // Plain HTTP at a tag, a branch (plain and refs/ form), an abbreviated and a full commit.
     const file = async (ref: string, path = 'data/events.csv') => {
       const a = await request(server.url, api(repo, `files/${encodeURIComponent(ref)}/${path}`), { token: read });
