@@ -5,6 +5,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DvxError } from '../../core/errors.ts';
+import { plural } from '../ui.ts';
 
 /**
  * HTTP to a dvx server: bearer auth, keep-alive, and retries with exponential
@@ -101,7 +102,7 @@ export class HttpClient {
         await sleep(err.retryAfterMs ?? backoff / 2 + Math.random() * backoff);
       }
     }
-    throw new DvxError('remote_unavailable', `${spec.method} ${this.describe(spec.path)} failed after ${this.attempts} attempts: ${lastError?.message}`, 'check that the server is running and reachable, then run the command again: nothing already sent is sent twice');
+    throw new DvxError('remote_unavailable', `${spec.method} ${this.describe(spec.path)} failed after ${plural(this.attempts, 'attempt')}: ${lastError?.message}`, 'check that the server is running and reachable, then run the command again: nothing already sent is sent twice');
   }
 
   /** JSON request/response helper. */
