@@ -26,7 +26,12 @@ test('paths outside the working tree, missing paths and pointer files are refuse
   const ws = await workspace(t);
   writeFileSync(join(ws, '..', `outside-${process.pid}.bin`), 'x');
   t.after(() => rmSync(join(ws, '..', `outside-${process.pid}.bin`), { force: true }));
+  // git cannot be told to ignore a name with a line break (but inside a tracked directory it is fine)
+  writeFileSync(join(ws, 'two\nlines.csv'), 'x');
+  mkdirSync(join(ws, 'dir'));
+  writeFileSync(join(ws, 'dir/two\nlines.csv'), 'y');
   for (const [args, message] of [
+    [['add', 'two\nlines.csv'], /"two\\nlines\.csv": a name with a line break cannot be listed in \.gitignore/],
     [['add', `../outside-${process.pid}.bin`], /outside the workspace/],
     [['add', '/etc/hostname'], /outside the workspace/],
     [['add', 'nope.csv'], /no such file or directory: nope\.csv/],
@@ -37,6 +42,13 @@ test('paths outside the working tree, missing paths and pointer files are refuse
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+  assert.equal(existsSync(join(ws, 'two\nlines.csv.dvx')), false);
+  assert.equal(readFileSync(join(ws, '.gitignore'), 'utf8').includes('lines.csv'), false, 'no .gitignore line was written');
+  await dvxOk(ws, ['add', 'dir']);
+  assert.match(readFileSync(join(ws, 'dir.dvx'), 'utf8'), /^files: 1$/m);
+  rmSync(join(ws, 'dir'), { recursive: true });
+  await dvxOk(ws, ['checkout', 'dir']);
+  assert.equal(readFileSync(join(ws, 'dir/two\nlines.csv'), 'utf8'), 'y');
   writeFileSync(join(ws, 'x.csv'), 'data');
   await dvxOk(ws, ['add', 'x.csv']);
   const r = await dvx(ws, ['add', 'x.csv.dvx']);

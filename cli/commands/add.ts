@@ -43,6 +43,7 @@ function validateTargets(ws: Workspace, paths: string[]): string[] {
   const targets = [...new Set(paths.map((p) => ws.rel(p)))];
   const tracked = ws.tracked();
   for (const t of targets) {
+    Workspace.assertIgnorable(t);
     const data = dataPathOf(t);
     if (data !== undefined) throw new DvxError('bad_path', `${t} is a pointer file`, `add the data itself: \`dvx add ${data}\``);
     const inside = tracked.find((x) => t.startsWith(x.dataPath + '/'));

@@ -179,8 +179,18 @@ export class Workspace {
     return pointerPath;
   }
 
+  /**
+   * A .gitignore line cannot hold a line break (there is no escape for one):
+   * `/a\nb.csv` would ignore nothing it should, and `b.csv` everywhere. Such a
+   * data path cannot be tracked; refuse it before anything is stored.
+   */
+  static assertIgnorable(dataPath: string): void {
+    if (/[\r\n]/.test(dataPath)) throw new DvxError('bad_path', `${JSON.stringify(dataPath)}: a name with a line break cannot be listed in .gitignore, so git could not be told to leave the data alone`, 'rename it (files with such names inside a tracked directory are fine)');
+  }
+
   /** Ensures git ignores a data path, with an anchored entry in the .gitignore of its directory; returns that .gitignore. */
   ignoreDataPath(dataPath: string): string {
+    Workspace.assertIgnorable(dataPath);
     const slash = dataPath.lastIndexOf('/');
     const dir = slash < 0 ? '' : dataPath.slice(0, slash);
     const name = dataPath.slice(slash + 1);
