@@ -169,7 +169,7 @@ program
 
 program
   .command('gc')
-  .description('delete cache data that no commit on a local branch or tag, and nothing in the working tree, needs')
+  .description('delete cache data that no commit on a local branch, tag or stash, and nothing in the working tree, needs')
   .option('-n, --dry-run', 'only say what would be freed')
   .addOption(json())
   .action(action(() => import('./commands/gc.ts')));

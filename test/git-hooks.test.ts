@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
@@ -220,4 +220,22 @@ test('log lists the versions of a dataset; diff compares revisions; gc keeps wha
   git(ws, ['checkout', '-q', 'HEAD~2', '--', 'events.csv.dvx']);
   await dvxOk(ws, ['checkout', 'events.csv']);
   assert.deepEqual(readFileSync(join(ws, 'events.csv')), versions[0]);
+
+  // A stash is a root too: `git stash pop` after a gc gives back data, not a pointer to nothing.
+  git(ws, ['checkout', '-q', 'HEAD', '--', 'events.csv.dvx']);
+  const stashed = seededBytes(15, 250_000);
+  writeFileSync(join(ws, 'events.csv'), stashed);
+  await dvxOk(ws, ['add', 'events.csv']);
+  git(ws, ['stash', '-q']);
+  rmSync(join(ws, 'events.csv'));
+  await dvxOk(ws, ['checkout', 'events.csv']);
+  assert.deepEqual(readFileSync(join(ws, 'events.csv')), versions[2]);
+  assert.equal((await dvxJson(ws, ['gc'])).deletedBlobs, 0, 'nothing is garbage: the stash names the new version');
+  git(ws, ['stash', 'pop', '-q']);
+  await dvxOk(ws, ['checkout', 'events.csv']);
+  assert.deepEqual(readFileSync(join(ws, 'events.csv')), stashed);
+  // Dropped, the stash no longer keeps it.
+  git(ws, ['checkout', '-q', 'HEAD', '--', 'events.csv.dvx']);
+  await dvxOk(ws, ['checkout', '--force', 'events.csv']);
+  assert.ok((await dvxJson(ws, ['gc'])).deletedBlobs > 0);
 });

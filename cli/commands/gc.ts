@@ -11,8 +11,9 @@ interface GcOptions extends OutputOptions {
 
 /**
  * `dvx gc`: drop cache data that no commit on a local branch or tag (nor HEAD,
- * nor the working tree's pointers) needs. Everything such a commit names stays,
- * whether or not it was pushed.
+ * nor a stash, nor the working tree's pointers) needs. Everything such a commit
+ * names stays, whether or not it was pushed. A stash counts because `git stash
+ * pop` after a gc must give back data, not pointers to nothing.
  */
 export async function run(opts: GcOptions): Promise<void> {
   const ws = Workspace.find();
@@ -22,6 +23,8 @@ export async function run(opts: GcOptions): Promise<void> {
     const tips = (await history.localRefs()).map((r) => r.sha);
     const head = await history.resolve('HEAD');
     if (head) tips.push(head);
+    // A stash commit's parents are the HEAD it was made on, its index and its untracked files: the walk reaches all three.
+    tips.push(...gitSync(ws.root, ['stash', 'list', '--format=%H'], { allowFail: true }).split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)));
     // Every pointer of every reachable commit is in that commit's changes
     // against its first parent, or in an ancestor's: the union covers them all.
     const pointers = new Map<string, Pick<Pointer, 'type' | 'manifest'>>();
@@ -29,8 +32,6 @@ export async function run(opts: GcOptions): Promise<void> {
       for (const p of (await history.changes(c.parents[0], c.sha)).set.values()) pointers.set(p.manifest, p);
     }
     for (const t of ws.tracked()) if (t.pointer) pointers.set(t.pointer.manifest, t.pointer);
-    // Stashes and reflogs are not roots: say so when they exist.
-    const stashed = gitSync(ws.root, ['stash', 'list'], { allowFail: true }).trim();
 
     const keep = new Set<string>();
     for (const p of pointers.values()) {
@@ -49,7 +50,6 @@ export async function run(opts: GcOptions): Promise<void> {
     if (opts.json) return printJson({ ...r, keptBlobs: keep.size, dryRun: !!opts.dryRun });
     const verb = opts.dryRun ? 'would free' : 'freed';
     info(opts, r.deletedBlobs === 0 && r.removedTemp === 0 ? `nothing to collect: every blob in the cache is needed (${plural(pointers.size, 'dataset version')})` : `${verb} ${formatBytes(r.freedBytes)}: ${plural(r.deletedBlobs, 'unused blob')}, ${plural(r.deletedPacks, 'pack')} deleted, ${plural(r.rewrittenPacks, 'pack')} rewritten`);
-    if (stashed) info(opts, 'note: data only named by stashed changes is not kept');
   } finally {
     await ws.close();
   }
