@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { reportError } from './ui.ts';
+import { DvxError } from '../core/errors.ts';
 
 /**
  * The `dvx` command. Each verb lives in ./commands/<verb>.ts and is loaded only
@@ -15,9 +16,15 @@ const program = new Command('dvx')
   .enablePositionalOptions()
   .configureHelp({ sortSubcommands: false });
 
-program.hook('preAction', (cmd) => {
+program.hook('preAction', (cmd, actionCmd) => {
   const dir = cmd.opts().C as string | undefined;
-  if (dir) process.chdir(dir);
+  if (!dir) return;
+  try {
+    process.chdir(dir);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a directory' : (err as Error).message;
+    process.exit(reportError(new DvxError('bad_path', `-C ${dir}: ${reason}`), actionCmd.opts()));
+  }
 });
 
 const json = () => new Option('--json', 'print a machine-readable JSON result on stdout');

@@ -37,6 +37,8 @@ test('paths outside the working tree, missing paths and pointer files are refuse
     [['add', 'nope.csv'], /no such file or directory: nope\.csv/],
     [['add', '.git/config'], /inside \.git\//],
     [['add', '.dvx/config.yaml'], /inside \.dvx\//],
+    [['-C', 'nowhere', 'status'], /-C nowhere: no such directory/],
+    [['-C', '.gitignore', 'status'], /-C \.gitignore: not a directory/],
   ] as const) {
     const r = await dvx(ws, [...args]);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
