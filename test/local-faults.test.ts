@@ -44,6 +44,16 @@ test('paths outside the working tree, missing paths and pointer files are refuse
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+  for (const [args, message] of [
+    [['runs', '--limit', 'abc'], /--limit must be a whole number of at least 1, got abc/],
+    [['runs', '--status', 'bogus'], /--status bogus: not a run status; use one of running, succeeded/],
+    [['get', 'notaurl', 'repo', 'a.csv'], /"notaurl" is not a URL[^]*http:\/\/localhost:8080/],
+    [['get', 'http://u:p@127.0.0.1:9', 'repo', 'a.csv'], /do not put credentials in the URL/],
+  ] as const) {
+    const r = await dvx(ws, [...args]);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, message);
+  }
   assert.equal(existsSync(join(ws, 'two\nlines.csv.dvx')), false);
   assert.equal(readFileSync(join(ws, '.gitignore'), 'utf8').includes('lines.csv'), false, 'no .gitignore line was written');
   await dvxOk(ws, ['add', 'dir']);

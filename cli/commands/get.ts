@@ -9,6 +9,7 @@ import { pathProblem } from '../../core/paths.ts';
 import { API_PREFIX } from '../../core/protocol.ts';
 import { assertRepoName } from '../../core/repo-name.ts';
 import { tokenFor } from '../remote/credentials.ts';
+import { parseRemoteUrl } from '../remote/remote-url.ts';
 import { errorBodyMessage, HttpClient, type Response } from '../remote/http-client.ts';
 import { removeStaleTemps, tempPathBeside } from '../fs-util.ts';
 import { formatBytes, info, printJson, Progress, type OutputOptions } from '../ui.ts';
@@ -29,7 +30,17 @@ export async function run(server: string, repo: string, path: string, opts: GetO
   const problem = pathProblem(path.replace(/^\/+|\/+$/g, ''));
   if (problem) throw new DvxError('bad_path', `${path}: path ${problem}`);
   const clean = path.replace(/^\/+|\/+$/g, '');
-  const base = server.replace(/\/+$/, '');
+  // The server and repository together are a remote URL: the same checks (http(s), no credentials in it).
+  let base: string;
+  try {
+    base = parseRemoteUrl(`${server.replace(/\/+$/, '')}/${encodeURIComponent(repo)}`).base;
+  } catch (err) {
+    if (err instanceof DvxError && err.code === 'bad_remote_url') {
+      const message = err.message.replace(`/${encodeURIComponent(repo)}`, '');
+      throw new DvxError('bad_remote_url', message, /is not a URL/.test(message) ? 'give the server URL, e.g. http://localhost:8080, then the repository name' : err.hint);
+    }
+    throw err;
+  }
   const rev = opts.rev ?? 'main';
   const http = new HttpClient(base, { token: tokenFor(`${base}/${repo}`), remoteName: `${base}/${repo}` });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;

@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf, type Pointer } from '../../core/pointer.ts';
+import { runStatusSchema } from '../../core/protocol.ts';
 import { GitHistory } from '../history/git-history.ts';
 import { downstream, openLineageEvents, upstream, type DataNode, type RunNode } from '../tracking/lineage.ts';
 import { openTracking } from '../tracking/open.ts';
@@ -32,7 +33,10 @@ const duration = (r: StageRun) => (r.finishedAt === null ? 'running' : `${((r.fi
 
 export async function runs(opts: RunsOptions): Promise<void> {
   await withStore((_ws, store) => {
-    const limit = opts.limit ? Number(opts.limit) : opts.json ? undefined : 50;
+    const limit = opts.limit !== undefined ? Number(opts.limit) : opts.json ? undefined : 50;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new DvxError('usage', `--limit must be a whole number of at least 1, got ${opts.limit}`);
+    const statuses = runStatusSchema.options;
+    if (opts.status !== undefined && !(statuses as readonly string[]).includes(opts.status)) throw new DvxError('usage', `--status ${opts.status}: not a run status; use one of ${statuses.join(', ')}`);
     const list = store.runs({ stage: opts.stage, status: opts.status, limit });
     if (opts.json) return printJson({ runs: list.map((r) => ({ ...r, startedAt: iso(r.startedAt), finishedAt: iso(r.finishedAt), metrics: store.latestMetrics(r.id) })) });
     if (list.length === 0) return info(opts, 'no runs yet: `dvx repro` runs the pipeline in dvx.yaml');
