@@ -125,6 +125,8 @@ test('status reports modified, missing and per-file directory changes; --json fo
   let s = await dvxJson(ws, ['status']);
   assert.deepEqual(s.paths.map((p: any) => p.state), ['clean', 'clean', 'clean']);
   assert.match((await dvxOk(ws, ['status'])).stdout, /3 tracked paths, all up to date/);
+  assert.equal((await dvxOk(ws, ['status', 'nope.bin'])).stdout, 'not tracked: nope.bin\n', 'a filter that matches nothing is not "nothing tracked yet"');
+  assert.match((await dvxOk(ws, ['status', 'a.bin'])).stdout, /^1 tracked path, all up to date/);
 
   // Same size, changed immediately after add: the racy-clean rule must catch it.
   const a = seededBytes(7, 100_000);

@@ -20,7 +20,8 @@ export async function run(paths: string[], opts: OutputOptions): Promise<void> {
     for (const u of unmatched) info(opts, `not tracked: ${u}`);
     const dirty = result.filter((r) => r.state !== 'clean');
     if (dirty.length === 0) {
-      info(opts, tracked.length === 0 ? 'nothing tracked yet: `dvx add <path>` to start' : `${plural(tracked.length, 'tracked path')}, all up to date`);
+      if (tracked.length > 0) info(opts, `${plural(tracked.length, 'tracked path')}, all up to date`);
+      else if (paths.length === 0) info(opts, 'nothing tracked yet: `dvx add <path>` to start');
       return;
     }
     for (const r of dirty) info(opts, describe(r));
