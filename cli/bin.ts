@@ -12,6 +12,8 @@ const program = new Command('dvx')
   .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
   .option('-C <path>', 'run as if dvx was started in <path>')
   .showHelpAfterError('(run with --help for usage)')
+  // A usage error (unknown option, missing argument) exits 2, as dvx's own usage errors do; help and version 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   // Options belong to the command they follow: `dvx runs show X --json` is show's --json, not runs'.
   .enablePositionalOptions()
   .configureHelp({ sortSubcommands: false });

@@ -226,17 +226,30 @@ test('checkout of a directory version removes stored extras and keeps unstored o
   assert.ok(!existsSync(join(ws, 'd/b.txt')));
 });
 
-test('--help is available for every command', async (t) => {
+test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
+  const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
   const top = await dvxOk(ws, ['--help']);
-  for (const verb of ['init', 'add', 'status', 'checkout', 'fsck']) {
-    assert.match(top.stdout, new RegExp(`\\b${verb}\\b`));
+  const verbs = commandsIn(top.stdout);
+  for (const verb of ['init', 'add', 'status', 'checkout', 'fsck', 'push', 'log', 'diff', 'get', 'gc', 'install']) assert.ok(verbs.includes(verb), verb);
+  for (const verb of verbs) {
     const r = await dvxOk(ws, [verb, '--help']);
     assert.match(r.stdout, new RegExp(`Usage: dvx ${verb}`));
+    // and every subcommand (remote add, runs show, models register, ...)
+    for (const sub of r.stdout.includes('Commands:') ? commandsIn(r.stdout) : []) {
+      assert.match((await dvxOk(ws, [verb, sub, '--help'])).stdout, new RegExp(`Usage: dvx ${verb} ${sub}`));
+    }
   }
-  const bad = await dvx(ws, ['frobnicate']);
-  assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /unknown command/);
+  for (const [args, message] of [
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['fsck', '--bogus'], /unknown option '--bogus'/],
+    [['log'], /missing required argument 'path'/],
+  ] as const) {
+    const bad = await dvx(ws, [...args]);
+    assert.equal(bad.code, 2, args.join(' '));
+    assert.match(bad.stderr, message);
+    assert.match(bad.stderr, /run with --help for usage/);
+  }
 });
 
 test('add and checkout of large data show a progress bar on a terminal, and none when stderr is not one', async (t) => {
