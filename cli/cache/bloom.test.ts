@@ -16,11 +16,11 @@ test('bloom: every added id is a maybe, few others are, and it survives a save a
     let falsePositives = 0;
     for (let i = 0; i < 20_000; i++) if (b.mightHave(randomBytes(32))) falsePositives++;
     assert.ok(falsePositives < 20_000 * 0.05, `${falsePositives} false positives in 20,000`);
-    b.packs = 7;
+    b.generation = 7;
     const path = join(dir, 'bloom.bin');
     b.save(path);
     const again = Bloom.load(path)!;
-    assert.equal(again.packs, 7);
+    assert.equal(again.generation, 7);
     for (const id of ids) assert.ok(again.mightHave(id));
     // A damaged file is not trusted: the caller rebuilds.
     writeFileSync(path, Buffer.from('DVXBLOOMgarbage'));

@@ -6,19 +6,26 @@ import { writeFileAtomic } from '../fs-util.ts';
  * (bloom.bin), so that asking "is this chunk stored already?" for new data
  * costs a few bit tests instead of a SQLite lookup each (~5-15 µs here).
  *
- * "No" is final; "maybe" is checked in SQLite. The filter only ever speeds up
- * deduplication: should it miss an id (a crash before it was saved, two
- * writers at once), that chunk is stored a second time, never lost. It is
- * rebuilt from the index when it does not cover as many packs as the index
- * lists, and grown fourfold when it fills up.
+ * "No" is final; "maybe" is checked in SQLite. So the filter must hold every
+ * blob of the index it answers for. The index counts its blob additions (a
+ * generation, bumped in the same transaction as the rows); a filter records
+ * the generation it holds everything up to, follows its own process's
+ * additions, and is rebuilt from the index when the generations differ:
+ * another process added blobs (two `dvx add`s at once), or a crash came
+ * before the filter was saved. Removed blobs leave harmless "maybe"s. It is
+ * grown fourfold when it fills up.
  *
- *   file = "DVXBLOOM" (8) | version u32 = 1 | k u32 | bits u32 (log2 of m) |
- *          packs u32 (packs indexed when saved) | count u64 | m/8 bytes
+ *   file = "DVXBLOOM" (8) | version u32 = 2 | k u32 | bits u32 (log2 of m) |
+ *          generation u32 (of the index, when saved) | count u64 | m/8 bytes
+ *
+ * Version 1 recorded a pack count instead, which two writers could match
+ * while each filter lacked the other's blobs; such files are rebuilt.
  *
  * Ids are BLAKE3 outputs, so their bytes already are independent uniform
  * hashes: probe i uses the u32 at byte 4i of the id.
  */
 const MAGIC = Buffer.from('DVXBLOOM', 'latin1');
+const VERSION = 2;
 const HEADER = 32;
 const K = 7;
 const BITS_PER_ENTRY = 10;
@@ -28,7 +35,8 @@ export class Bloom {
     private bits: Uint8Array,
     private log2m: number,
     private n: number,
-    public packs: number,
+    /** the index generation this filter holds every blob of */
+    public generation: number,
     public dirty: boolean,
   ) {
     // Probes are 32-bit words of the id: past 2^32 bits the rest of the filter is never probed, which is harmless.
@@ -48,7 +56,7 @@ export class Bloom {
     if (!existsSync(path)) return undefined;
     try {
       const b = readFileSync(path);
-      if (b.length < HEADER || !b.subarray(0, 8).equals(MAGIC) || b.readUInt32LE(8) !== 1 || b.readUInt32LE(12) !== K) return undefined;
+      if (b.length < HEADER || !b.subarray(0, 8).equals(MAGIC) || b.readUInt32LE(8) !== VERSION || b.readUInt32LE(12) !== K) return undefined;
       const log2m = b.readUInt32LE(16);
       if (log2m < 16 || log2m > 34 || b.length !== HEADER + 2 ** (log2m - 3)) return undefined;
       return new Bloom(new Uint8Array(b.buffer, b.byteOffset + HEADER, 2 ** (log2m - 3)), log2m, Number(b.readBigUInt64LE(24)), b.readUInt32LE(20), false);
@@ -92,10 +100,10 @@ export class Bloom {
   save(path: string): void {
     const header = Buffer.alloc(HEADER);
     MAGIC.copy(header, 0);
-    header.writeUInt32LE(1, 8);
+    header.writeUInt32LE(VERSION, 8);
     header.writeUInt32LE(K, 12);
     header.writeUInt32LE(this.log2m, 16);
-    header.writeUInt32LE(this.packs, 20);
+    header.writeUInt32LE(this.generation >>> 0, 20);
     header.writeBigUInt64LE(BigInt(this.n), 24);
     writeFileAtomic(path, Buffer.concat([header, this.bits]));
     this.dirty = false;

@@ -51,3 +51,42 @@ test('locateMany agrees with locate for ids in any order, with gaps, repeats and
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Two processes adding to one cache at once (parallel `dvx add`s): each has its
+// own Bloom filter, and the one saved last must not pass for complete. It did:
+// the filter recorded how many packs the index held, which matched, and the
+// other writer's blobs answered "not stored" from then on (stored again on
+// every add, reported missing by fsck).
+test('has() never misses a stored blob after two writers added packs at once, whichever saved its filter last', () => {
+  for (const lastToClose of ['a', 'b'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'dvx-cache-index-'));
+    const path = join(dir, 'index.sqlite');
+    try {
+      const first = fakePack(300);
+      const seed = new CacheIndex(path);
+      seed.addPack(first);
+      seed.close();
+      const a = new CacheIndex(path);
+      const b = new CacheIndex(path);
+      // both load the filter, as a writer does before its first chunk
+      assert.ok(a.has(first.entries[0]!.id) && b.has(first.entries[0]!.id));
+      const [pa, pb, pa2] = [fakePack(400), fakePack(500), fakePack(10)];
+      a.addPack(pa);
+      b.addPack(pb);
+      assert.ok(b.has(pa.entries[0]!.id), 'b, which wrote after a, sees what a added');
+      // a learns of b's blobs at its next write at the latest (until then a blob of b's may be stored twice, never lost)
+      a.addPack(pa2);
+      assert.ok(a.has(pb.entries[0]!.id), 'a sees what b added');
+      for (const x of lastToClose === 'a' ? [b, a] : [a, b]) x.close();
+      const c = new CacheIndex(path);
+      try {
+        for (const p of [first, pa, pb, pa2]) for (const e of p.entries) assert.ok(c.has(e.id), `${lastToClose} closed last: blob of ${p === pa ? 'a' : p === pb ? 'b' : 'the seed'} missed`);
+        assert.equal(c.has(id()), false);
+      } finally {
+        c.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

@@ -28,6 +28,8 @@ DROP INDEX IF EXISTS blobs_pack_order;
 -- Covering: reading a pack's blobs in order (restore, gc) never touches the table itself.
 CREATE INDEX IF NOT EXISTS blobs_pack_scan ON blobs(pid, offset, length, type);
 CREATE TABLE IF NOT EXISTS files (sha256 BLOB PRIMARY KEY, manifest BLOB NOT NULL) WITHOUT ROWID;
+-- blob_generation: bumped by every transaction that adds blobs (the Bloom filter's freshness, cli/cache/bloom.ts)
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -68,21 +70,28 @@ export class CacheIndex {
       blobCount: this.db.prepare('SELECT count(*) FROM blobs').pluck(),
       files: this.db.prepare('SELECT sha256, manifest FROM files'),
       deleteFile: this.db.prepare('DELETE FROM files WHERE sha256 = ?'),
-      packCount: this.db.prepare('SELECT count(*) FROM packs').pluck(),
       allIds: this.db.prepare('SELECT id FROM blobs').pluck(),
+      generation: this.db.prepare("SELECT value FROM meta WHERE key = 'blob_generation'").pluck(),
+      bumpGeneration: this.db.prepare("INSERT INTO meta (key, value) VALUES ('blob_generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value").pluck(),
     };
   }
 
-  /** The Bloom filter, loaded or rebuilt when it does not cover every indexed pack. */
+  private generation(): number {
+    return (this.stmt.generation.get() as number | undefined) ?? 0;
+  }
+
+  /** The Bloom filter: the saved one if it holds the index's current generation, else rebuilt from the index. */
   private filter(): Bloom {
     if (this.bloom) return this.bloom;
-    const packs = this.stmt.packCount.get() as number;
     let b = Bloom.load(this.bloomPath);
-    if (!b || b.packs !== packs || b.full) {
-      const blobs = this.blobCount();
-      b = Bloom.empty(Math.max(1 << 18, blobs * 4));
-      for (const id of this.stmt.allIds.iterate() as Iterable<Buffer>) b.add(id);
-      b.packs = packs;
+    if (!b || b.generation !== this.generation() || b.full) {
+      // One read transaction: the ids and the generation they make up must agree.
+      b = this.db.transaction(() => {
+        const fresh = Bloom.empty(Math.max(1 << 18, this.blobCount() * 4));
+        for (const id of this.stmt.allIds.iterate() as Iterable<Buffer>) fresh.add(id);
+        fresh.generation = this.generation();
+        return fresh;
+      })();
     }
     this.bloom = b;
     return b;
@@ -182,6 +191,7 @@ export class CacheIndex {
   addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
     const keysOf = (index: PackIndex, indexBytes: Uint8Array | undefined): Buffer[] => index.entries.map((e, i) => (indexBytes ? entryIdBytes(indexBytes, i) : bin(e.id)));
     const keys = packs.map((p) => (p.index ? keysOf(p.index, p.indexBytes) : []));
+    let generation = 0;
     this.db.transaction(() => {
       packs.forEach(({ index, files }, p) => {
         if (index) {
@@ -192,11 +202,15 @@ export class CacheIndex {
         }
         for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
       });
+      if (packs.some((p) => p.index)) generation = this.stmt.bumpGeneration.get() as number;
     })();
-    const bloom = this.filter();
-    for (const k of keys) for (const key of k) bloom.add(key);
-    bloom.packs = this.stmt.packCount.get() as number;
-    if (bloom.full) this.bloom = undefined;
+    if (generation === 0 || !this.bloom) return;
+    // Our filter follows our own additions only while no other process added in between.
+    if (this.bloom.generation === generation - 1) {
+      for (const k of keys) for (const key of k) this.bloom.add(key);
+      this.bloom.generation = generation;
+    } else this.bloom = undefined;
+    if (this.bloom?.full) this.bloom = undefined;
   }
 
   addFiles(files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
@@ -253,7 +267,6 @@ export class CacheIndex {
   close(): void {
     // Packs removed since loading leave stale bits: harmless "maybe"s, checked in SQLite.
     if (this.bloom?.dirty) {
-      this.bloom.packs = this.stmt.packCount.get() as number;
       try {
         this.bloom.save(this.bloomPath);
       } catch {
