@@ -164,6 +164,38 @@ test('checkout, branch switch, merge and rebase materialize the data the pointer
   assert.equal((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'), true);
 });
 
+test('a merge in which both branches changed a dataset: the conflict is named with its way out; taking a side resolves it', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  const version = async (text: string, message: string) => {
+    writeFileSync(join(ws, 'a.csv'), text);
+    await dvxOk(ws, ['add', 'a.csv']);
+    git(ws, ['commit', '-qm', message]);
+  };
+  await version('base\n', 'base');
+  git(ws, ['checkout', '-qb', 'other']);
+  await version('theirs\n', 'theirs');
+  git(ws, ['checkout', '-q', 'main']);
+  await version('ours\n', 'ours');
+  assert.notEqual(gitRun(ws, ['merge', 'other']).code, 0, 'git stops on the conflicting pointer');
+
+  const [s] = (await dvxJson(ws, ['status'])).paths;
+  assert.deepEqual([s.path, s.state], ['a.csv', 'invalid']);
+  assert.match(s.error, /a\.csv\.dvx has unresolved merge conflict markers \(both branches changed a\.csv\)/);
+  assert.match(s.hint, /git checkout --ours a\.csv\.dvx` or `--theirs`, then `dvx checkout a\.csv`; or record .* `dvx add a\.csv`/);
+  assert.match((await dvxOk(ws, ['status'])).stdout, /invalid: {3}a\.csv: [^\n]*conflict markers[^\n]*\n {6}keep one side/);
+  const blocked = await dvx(ws, ['checkout']);
+  assert.equal(blocked.code, 1);
+  assert.match(blocked.stderr, /conflict markers/);
+
+  git(ws, ['checkout', '--theirs', 'a.csv.dvx']);
+  await dvxOk(ws, ['checkout', 'a.csv']);
+  assert.equal(readFileSync(join(ws, 'a.csv'), 'utf8'), 'theirs\n');
+  git(ws, ['add', 'a.csv.dvx']);
+  git(ws, ['commit', '-qm', 'merge other, theirs']);
+  assert.equal((await dvxJson(ws, ['status'])).paths[0].state, 'clean');
+});
+
 test('a hook whose dvx is gone says what to do; DVX_SKIP_HOOKS=1 gets past it', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);

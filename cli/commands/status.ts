@@ -12,7 +12,7 @@ export async function run(paths: string[], opts: OutputOptions): Promise<void> {
     stats.flush();
     if (opts.json) {
       printJson({
-        paths: result.map((r) => (r.state === 'invalid' ? { path: r.path, state: r.state, error: r.error.message } : r)),
+        paths: result.map((r) => (r.state === 'invalid' ? { path: r.path, state: r.state, error: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) } : r)),
         unmatched,
       });
       return;
@@ -40,7 +40,7 @@ function describe(r: PathStatus): string {
       return `  modified:  ${r.path}/ (${parts.join(', ')})${shown}${sample.length > 10 ? `\n      ... and ${sample.length - 10} more` : ''}`;
     }
     case 'invalid':
-      return `  invalid:   ${r.path}: ${r.error.message}`;
+      return `  invalid:   ${r.path}: ${r.error.message}${r.error.hint ? `\n      ${r.error.hint}` : ''}`;
     case 'unknown':
       return `  unknown:   ${r.path}: ${r.reason}`;
     default:

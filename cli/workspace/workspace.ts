@@ -159,7 +159,21 @@ export class Workspace {
   readTracked(pointerPath: string): Tracked {
     const dataPath = dataPathOf(pointerPath)!;
     try {
-      const pointer = decodePointer(readFileSync(this.abs(pointerPath)));
+      const bytes = readFileSync(this.abs(pointerPath));
+      // A merge that changed both sides leaves git's conflict markers: say so, and how to resolve it
+      // (`git checkout -- <pointer>` refuses an unmerged path).
+      if (/^<{7} .*$[^]*^={7}$[^]*^>{7} /m.test(bytes.toString('utf8'))) {
+        return {
+          pointerPath,
+          dataPath,
+          error: new DvxError(
+            'pointer_conflict',
+            `${pointerPath} has unresolved merge conflict markers (both branches changed ${dataPath})`,
+            `keep one side with \`git checkout --ours ${pointerPath}\` or \`--theirs\`, then \`dvx checkout ${dataPath}\`; or record the data now in the working tree with \`dvx add ${dataPath}\``,
+          ),
+        };
+      }
+      const pointer = decodePointer(bytes);
       const expected = dataPath.slice(dataPath.lastIndexOf('/') + 1);
       if (pointer.path !== expected) {
         throw new FormatError('pointer file', `names ${JSON.stringify(pointer.path)} but sits beside ${JSON.stringify(expected)}`);
