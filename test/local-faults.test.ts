@@ -176,6 +176,37 @@ test('a full disk fails the add with a clear error and leaves a consistent cache
   assert.deepEqual(fsck.problems, []);
 });
 
+test('a full disk under the working tree fails the checkout of that file only, naming it; no temp file is left; a retry with room succeeds', async (t) => {
+  const ws = await workspace(t);
+  const big = seededBytes(9, 24 << 20);
+  mkdirSync(join(ws, 'dd'));
+  writeFileSync(join(ws, 'dd/big.bin'), big);
+  writeFileSync(join(ws, 'dd/small.txt'), 'small\n');
+  await dvxOk(ws, ['add', 'dd']);
+  rmSync(join(ws, 'dd'), { recursive: true });
+  mkdirSync(join(ws, 'dd'));
+  // The tracked directory on an 8 MiB tmpfs in a private mount namespace: real ENOSPC for the 24 MiB file.
+  const unshareArgs = process.getuid?.() === 0 ? ['-m'] : ['-rm'];
+  const script = `
+    set -u
+    mount -t tmpfs -o size=8m tmpfs dd || exit 99
+    node "$DVX" checkout; echo "checkout=$?"
+    ls -A dd | sed 's/^/left=/'
+    node "$DVX" fsck --json > fsck.json; echo "fsck=$?"
+  `;
+  const r = await run('unshare', [...unshareArgs, 'sh', '-c', script], { cwd: ws, env: { DVX: DVX_BIN } });
+  assert.doesNotMatch(r.stdout, /exit 99/);
+  assert.match(r.stdout, /checkout=1/, r.stdout + r.stderr);
+  assert.match(r.stderr, /dd\/big\.bin: no space left on device while writing dd\/big\.bin/);
+  assert.match(r.stderr, /free some disk space and check it out again; the cache is unchanged/);
+  assert.deepEqual(r.stdout.match(/^left=.*$/gm), ['left=small.txt'], 'the other file is restored; no partial file or temp file remains');
+  assert.match(r.stdout, /fsck=0/);
+  assert.deepEqual(JSON.parse(readFileSync(join(ws, 'fsck.json'), 'utf8')).problems, []);
+  // Outside the namespace there is room: the same command finishes the job.
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'dd/big.bin')), big);
+});
+
 test('a damaged pack: fsck names the pack, the blob and the affected path; checkout refuses wrong bytes; repair salvages', async (t) => {
   const ws = await workspace(t);
   const good = seededBytes(5, 400_000);

@@ -71,7 +71,10 @@ export async function restoreFile(cache: LocalCache, m: FileManifest, dest: stri
     renameSync(tmp, dest);
     ok = true;
   } catch (err) {
-    throw fsError(err, dest, 'write');
+    const e = fsError(err, what, 'write');
+    // Said for the file being restored (not its temp file), and with the hint that fits a checkout.
+    if (e instanceof DvxError && e.code === 'disk_full') throw new DvxError('disk_full', `no space left on device while writing ${what}`, 'free some disk space and check it out again; the cache is unchanged', { cause: err });
+    throw e;
   } finally {
     if (!ok) rmSync(tmp, { force: true });
   }
