@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { DvxError } from '../core/errors.ts';
@@ -31,15 +31,13 @@ export function isStaleDvxTemp(name: string): boolean {
   return pid !== process.pid && !processAlive(pid);
 }
 
-/** Deletes the stale temp files in `dir` (`names`: its entries, when the caller has listed it); returns their names. */
-export function removeStaleTemps(dir: string, names?: readonly string[]): string[] {
-  let entries = names;
-  if (!entries) {
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return [];
-    }
+/** Deletes the stale temp files in `dir`; returns their names. */
+export function removeStaleTemps(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
   }
   const removed: string[] = [];
   for (const name of entries) {
@@ -48,6 +46,18 @@ export function removeStaleTemps(dir: string, names?: readonly string[]): string
     removed.push(name);
   }
   return removed;
+}
+
+/**
+ * Appends `block` to a text file (created if missing) unless one of its lines
+ * is `line` already: how .gitignore and .gitattributes entries are added, so
+ * that running a command twice adds nothing. Returns whether it wrote.
+ */
+export function appendLineOnce(path: string, line: string, block = `${line}\n`): boolean {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  if (text.split('\n').includes(line)) return false;
+  writeFileAtomic(path, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${block}`);
+  return true;
 }
 
 /** Writes a whole file so that readers see the old or the new content, never a mix. */

@@ -13,6 +13,7 @@ import { startAzurite } from './support/azurite.ts';
 import { DVX_BIN, dvx, dvxOk, git, tempDir, workspace } from './support/cli.ts';
 import { request, errorCode, type Answer } from './support/http.ts';
 import { chunkBlob, makeFile, makeTree, push, pushFile, type TestFile } from './support/packs.ts';
+import { deadPid } from './support/pids.ts';
 import { seededBytes } from './support/prng.ts';
 import { BACKENDS, startServer, type TestServer } from './support/server.ts';
 
@@ -183,8 +184,7 @@ for (const backend of BACKENDS) {
     const got = await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--rev', 'v1', '-o', 'v1.csv'], readEnv);
     assert.match(got.stdout + got.stderr, /downloaded data\/events\.csv@v1/);
     assert.deepEqual(readFileSync(join(out, 'v1.csv')), v1);
-    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
-    const stale = `.events.csv.dvx-tmp-${deadPid}-0123456789ab`;
+    const stale = `.events.csv.dvx-tmp-${deadPid()}-0123456789ab`;
     writeFileSync(join(out, stale), 'what a killed download left');
     const asJson = JSON.parse((await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--json'], readEnv)).stdout);
     assert.deepEqual([asJson.type, asJson.rev, asJson.size, asJson.sha256, asJson.output], ['file', 'main', v2.length, sha256(v2), join(out, 'events.csv')]);

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePack } from '../core/pack.ts';
 import { loadHashing } from '../core/hash.ts';
 import { DVX_BIN, dvx, dvxJson, dvxOk, git, run, workspace } from './support/cli.ts';
+import { deadPid } from './support/pids.ts';
 import { seededBytes } from './support/prng.ts';
 
 function packFiles(ws: string): string[] {
@@ -321,7 +322,7 @@ test('a checkout killed while writing: git, status and add ignore its temp file;
   assert.ok(!existsSync(join(ws, 'one.bin')));
 
   // The same inside a tracked directory, from a process that is gone, beside one of a live process.
-  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const dead = deadPid();
   const deadTemp = `dd/.big.bin.dvx-tmp-${dead}-0123456789ab`;
   const liveTemp = `dd/.small.txt.dvx-tmp-${process.pid}-0123456789ab`;
   writeFileSync(join(ws, deadTemp), 'partial');

@@ -1,28 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheLock } from './cache-lock.ts';
-
-/** A pid that belonged to a process which has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', '0']);
-  assert.equal(r.status, 0);
-  return r.pid!;
-}
-
-/** A live process other than this one, for as long as the test needs it. */
-async function withLivePid(fn: (pid: number) => void | Promise<void>): Promise<void> {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
-  await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
-  try {
-    await fn(child.pid!);
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
+import { deadPid, withLivePid } from '../../test/support/pids.ts';
 
 function lockFiles(cache: string): string[] {
   return readdirSync(join(cache, 'locks')).sort();

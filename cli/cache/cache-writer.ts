@@ -74,8 +74,9 @@ export class CacheWriter {
     this.staging = opts.staging;
   }
 
-  has(id: string): boolean {
-    return this.unindexedIds.has(id) || this.index.has(id);
+  /** `key`, when given, is `id` as its 32 bytes: the index is then asked without parsing the hex. */
+  has(id: string, key?: Uint8Array): boolean {
+    return this.unindexedIds.has(id) || (key ? this.index.hasKey(key) : this.index.has(id));
   }
 
   /** Stores a blob unless present (copying `data`); returns whether it was new. */
@@ -100,7 +101,7 @@ export class CacheWriter {
     const waits: Promise<void>[] = [];
     let fresh = 0;
     for (const c of chunks) {
-      if (this.unindexedIds.has(c.id) || (c.key ? this.index.hasKey(c.key) : this.index.has(c.id))) continue;
+      if (this.has(c.id, c.key)) continue;
       const pack = this.room(c.data.length);
       pack.builder.add(c.id, BlobType.chunk, c.data.length, c.key);
       this.unindexedIds.add(c.id);

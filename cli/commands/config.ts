@@ -44,7 +44,7 @@ export async function run(key: string | undefined, value: string | undefined, op
   if (!checked.success) throw new DvxError('bad_config', describeIssue(key, checked.error.issues[0]!), 'see DEVELOPERS.md or README.md for the settings');
   // The same rule as `dvx remote default`: the default must be a remote, and the committed one a committed remote.
   const chosen = checked.data.default_remote;
-  if (!opts.unset && last === 'default_remote' && parts.length === 1 && chosen !== undefined) {
+  if (!opts.unset && key === 'default_remote' && chosen !== undefined) {
     const known = opts.local ? ws.config.remotes : readConfigFile(join(ws.dvxDir, CONFIG_FILE)).remotes;
     if (!known?.[chosen]) {
       const cloneOnly = !opts.local && ws.config.remotes?.[chosen] !== undefined;

@@ -9,7 +9,7 @@ import { pathProblem } from '../../core/paths.ts';
 import { API_PREFIX } from '../../core/protocol.ts';
 import { assertRepoName } from '../../core/repo-name.ts';
 import { tokenFor } from '../remote/credentials.ts';
-import { parseRemoteUrl } from '../remote/remote-url.ts';
+import { parseRemoteUrl, type RemoteUrl } from '../remote/remote-url.ts';
 import { errorBodyMessage, HttpClient, type Response } from '../remote/http-client.ts';
 import { removeStaleTemps, tempPathBeside } from '../fs-util.ts';
 import { formatBytes, info, printJson, Progress, type OutputOptions } from '../ui.ts';
@@ -31,9 +31,9 @@ export async function run(server: string, repo: string, path: string, opts: GetO
   if (problem) throw new DvxError('bad_path', `${path}: path ${problem}`);
   const clean = path.replace(/^\/+|\/+$/g, '');
   // The server and repository together are a remote URL: the same checks (http(s), no credentials in it).
-  let base: string;
+  let remote: RemoteUrl;
   try {
-    base = parseRemoteUrl(`${server.replace(/\/+$/, '')}/${encodeURIComponent(repo)}`).base;
+    remote = parseRemoteUrl(`${server.replace(/\/+$/, '')}/${encodeURIComponent(repo)}`);
   } catch (err) {
     if (err instanceof DvxError && err.code === 'bad_remote_url') {
       const message = err.message.replace(`/${encodeURIComponent(repo)}`, '');
@@ -42,7 +42,7 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     throw err;
   }
   const rev = opts.rev ?? 'main';
-  const http = new HttpClient(base, { token: tokenFor(`${base}/${repo}`), remoteName: `${base}/${repo}` });
+  const http = new HttpClient(remote.base, { token: tokenFor(remote.url), remoteName: remote.url });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;
   try {
     const head = await headOrExplain(http, urlPath, `${clean}@${rev}`, repo);

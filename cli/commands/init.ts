@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
-import { writeFileAtomic } from '../fs-util.ts';
+import { appendLineOnce, writeFileAtomic } from '../fs-util.ts';
 import { gitAdd, gitTopLevel } from '../git.ts';
 import { info, printJson, type OutputOptions } from '../ui.ts';
 import { writeConfigFile } from '../workspace/config.ts';
@@ -40,8 +40,8 @@ export async function run(opts: OutputOptions): Promise<void> {
     writeFileAtomic(ignorePath, DVX_GITIGNORE);
     created.push(`${DVX_DIR}/.gitignore`);
   }
-  if (appendUnlessPresent(join(root, '.gitattributes'), ATTRIBUTES_LINE)) created.push('.gitattributes');
-  if (appendUnlessPresent(join(root, '.gitignore'), TEMP_IGNORE_LINE, TEMP_IGNORE)) created.push('.gitignore');
+  if (appendLineOnce(join(root, '.gitattributes'), ATTRIBUTES_LINE)) created.push('.gitattributes');
+  if (appendLineOnce(join(root, '.gitignore'), TEMP_IGNORE_LINE, TEMP_IGNORE)) created.push('.gitignore');
   // Validates the config and creates the cache.
   const ws = Workspace.at(root);
   await ws.cache();
@@ -50,12 +50,4 @@ export async function run(opts: OutputOptions): Promise<void> {
   if (opts.json) printJson({ root, initialized: !already, created });
   else if (already) info(opts, `dvx is already initialized in ${root}${created.length ? ` (restored ${created.join(', ')})` : ''}`);
   else info(opts, `Initialized dvx in ${dvx}\nNext: \`dvx add <data>\`, then \`git commit\`.`);
-}
-
-/** Appends `block` to a file (created if missing) unless one of its lines is `line`; whether it wrote. */
-function appendUnlessPresent(path: string, line: string, block = `${line}\n`): boolean {
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  if (text.split('\n').includes(line)) return false;
-  writeFileAtomic(path, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${block}`);
-  return true;
 }

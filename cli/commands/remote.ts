@@ -3,7 +3,7 @@ import { DvxError } from '../../core/errors.ts';
 import { parseRemoteUrl } from '../remote/remote-url.ts';
 import { gitAdd } from '../git.ts';
 import { info, printJson, type OutputOptions } from '../ui.ts';
-import { readConfigFile, writeConfigFile } from '../workspace/config.ts';
+import { missingDefaultRemote, readConfigFile, writeConfigFile } from '../workspace/config.ts';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, Workspace } from '../workspace/workspace.ts';
 
 /** `dvx remote add|list|remove|default`: where pushed data goes, kept in .dvx/config.yaml (or config.local.yaml with --local). */
@@ -42,7 +42,7 @@ export async function add(name: string, url: string, opts: RemoteOptions): Promi
 export async function list(opts: RemoteOptions): Promise<void> {
   const ws = Workspace.find();
   const remotes = Object.entries(ws.config.remotes ?? {}).map(([name, r]) => ({ name, url: r.url, default: ws.config.default_remote === name }));
-  const dangling = ws.config.default_remote !== undefined && !ws.config.remotes?.[ws.config.default_remote] ? ws.config.default_remote : undefined;
+  const dangling = missingDefaultRemote(ws.config);
   if (opts.json) printJson({ remotes, ...(dangling ? { missingDefault: dangling } : {}) });
   else {
     if (remotes.length === 0) info(opts, 'no remotes; add one with `dvx remote add --default origin <url>`');
@@ -55,16 +55,15 @@ export async function remove(name: string, opts: RemoteOptions): Promise<void> {
   const ws = Workspace.find();
   const path = configFile(ws, opts.local);
   const config = readConfigFile(path);
+  const otherPath = configFile(ws, !opts.local);
+  const other = readConfigFile(otherPath);
   if (!config.remotes?.[name]) {
-    const elsewhere = readConfigFile(configFile(ws, !opts.local)).remotes?.[name];
-    throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`, elsewhere ? `it is in ${configFile(ws, !opts.local)}: ${opts.local ? 'leave out' : 'add'} --local` : 'see `dvx remote list`');
+    throw new DvxError('no_such_remote', `no remote named ${name} in ${path}`, other.remotes?.[name] ? `it is in ${otherPath}: ${opts.local ? 'leave out' : 'add'} --local` : 'see `dvx remote list`');
   }
   delete config.remotes[name];
   if (config.default_remote === name) delete config.default_remote;
   save(ws, path, config, opts.local);
   // The other file may name it as the default too; once no file has the remote, that choice goes with it.
-  const otherPath = configFile(ws, !opts.local);
-  const other = readConfigFile(otherPath);
   if (other.default_remote === name && !other.remotes?.[name]) {
     delete other.default_remote;
     save(ws, otherPath, other, !opts.local);

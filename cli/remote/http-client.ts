@@ -190,14 +190,14 @@ export class HttpClient {
       try {
         await pipeline(res, counter, spec.toStream ?? createWriteStream(spec.toFile!, { flags: spec.appendToFile ? 'a' : 'w' }));
       } catch (err) {
-        if (spec.toStream) throw new DvxError('download_interrupted', `the download broke after ${got} bytes: ${(err as Error).message}`, 'what was written is incomplete; run the command again, or download to a file (-o FILE), which resumes');
+        if (spec.toStream) throw streamBroken(`the download broke after ${got} bytes: ${(err as Error).message}`);
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (RETRY_CODES.has(code) || /aborted|premature/i.test((err as Error).message)) throw new RetryableError(`download interrupted: ${(err as Error).message}`);
         throw err;
       }
       const expected = Number(res.headers['content-length']);
       if (Number.isFinite(expected) && got !== expected) {
-        if (spec.toStream) throw new DvxError('download_interrupted', `the download ended after ${got} of ${expected} bytes`, 'what was written is incomplete; run the command again, or download to a file (-o FILE), which resumes');
+        if (spec.toStream) throw streamBroken(`the download ended after ${got} of ${expected} bytes`);
         throw new RetryableError(`download ended after ${got} of ${expected} bytes`);
       }
       return { status, headers: res.headers, body: Buffer.alloc(0) };
@@ -239,6 +239,11 @@ export class HttpClient {
         return new DvxError(code, `${where} answered ${status}${message}`);
     }
   }
+}
+
+/** A download into a stream cannot be resumed: what went out is out. */
+function streamBroken(message: string): DvxError {
+  return new DvxError('download_interrupted', message, 'what was written is incomplete; run the command again, or download to a file (-o FILE), which resumes');
 }
 
 /** The message of a dvx error body (docs/protocol.md "Errors"), if the body is one. */

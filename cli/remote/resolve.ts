@@ -1,4 +1,5 @@
 import { DvxError } from '../../core/errors.ts';
+import { missingDefaultRemote } from '../workspace/config.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { tokenFor } from './credentials.ts';
 import { DvxRemote } from './dvx-remote.ts';
@@ -23,11 +24,10 @@ export function resolveRemote(ws: Workspace, name?: string): { name: string; url
       Object.keys(remotes).length === 0 ? 'add one: `dvx remote add --default origin http://<server>:8080/<repo>`' : 'pick one with --remote, or set one with `dvx remote default <name>`',
     );
   }
-  const remote = remotes[chosen];
-  if (!remote) {
+  if (missingDefaultRemote(ws.config)) {
     throw new DvxError('no_such_remote', `the default remote is ${JSON.stringify(chosen)}, but no remote of that name is configured`, `pick another with \`dvx remote default <name>\` (see \`dvx remote list\`), or add it with \`dvx remote add ${chosen} <url>\``);
   }
-  return { name: chosen, url: parseRemoteUrl(remote.url) };
+  return { name: chosen, url: parseRemoteUrl(remotes[chosen]!.url) };
 }
 
 export function openRemote(ws: Workspace, name?: string, opts: { jobs?: number } = {}): DvxRemote {

@@ -93,6 +93,12 @@ export function mergeConfig(shared: Config, local: Config): Config {
   };
 }
 
+/** The default remote when it names no configured remote (see mergeConfig), else undefined. */
+export function missingDefaultRemote(config: Config): string | undefined {
+  const name = config.default_remote;
+  return name !== undefined && !config.remotes?.[name] ? name : undefined;
+}
+
 export function chunkerOf(config: Config) {
   return config.chunker ?? DEFAULT_CHUNKER;
 }

@@ -4,7 +4,7 @@ import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, encodePointer, pointerPathOf, type Pointer } from '../../core/pointer.ts';
 import { pathProblem } from '../../core/paths.ts';
 import { LocalCache } from '../cache/local-cache.ts';
-import { writeFileAtomic } from '../fs-util.ts';
+import { appendLineOnce, writeFileAtomic } from '../fs-util.ts';
 import { gitListFiles, gitTopLevel } from '../git.ts';
 import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
 import { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
@@ -158,21 +158,9 @@ export class Workspace {
 
   readTracked(pointerPath: string): Tracked {
     const dataPath = dataPathOf(pointerPath)!;
+    let bytes: Buffer | undefined;
     try {
-      const bytes = readFileSync(this.abs(pointerPath));
-      // A merge that changed both sides leaves git's conflict markers: say so, and how to resolve it
-      // (`git checkout -- <pointer>` refuses an unmerged path).
-      if (/^<{7} .*$[^]*^={7}$[^]*^>{7} /m.test(bytes.toString('utf8'))) {
-        return {
-          pointerPath,
-          dataPath,
-          error: new DvxError(
-            'pointer_conflict',
-            `${pointerPath} has unresolved merge conflict markers (both branches changed ${dataPath})`,
-            `keep one side with \`git checkout --ours ${pointerPath}\` or \`--theirs\`, then \`dvx checkout ${dataPath}\`; or record the data now in the working tree with \`dvx add ${dataPath}\``,
-          ),
-        };
-      }
+      bytes = readFileSync(this.abs(pointerPath));
       const pointer = decodePointer(bytes);
       const expected = dataPath.slice(dataPath.lastIndexOf('/') + 1);
       if (pointer.path !== expected) {
@@ -180,11 +168,22 @@ export class Workspace {
       }
       return { pointerPath, dataPath, pointer };
     } catch (err) {
-      const e = err instanceof FormatError
-        ? new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``)
-        : new DvxError('bad_pointer', `${pointerPath}: cannot read: ${(err as Error).message}`);
-      return { pointerPath, dataPath, error: e };
+      return { pointerPath, dataPath, error: this.pointerError(pointerPath, dataPath, err, bytes) };
     }
+  }
+
+  private pointerError(pointerPath: string, dataPath: string, err: unknown, bytes: Buffer | undefined): DvxError {
+    if (!(err instanceof FormatError)) return new DvxError('bad_pointer', `${pointerPath}: cannot read: ${(err as Error).message}`);
+    // A merge that changed both sides leaves git's conflict markers, and `git checkout -- <pointer>`
+    // refuses an unmerged path: name the conflict and its way out.
+    if (bytes && /^<{7} .*$[^]*^={7}$[^]*^>{7} /m.test(bytes.toString('utf8'))) {
+      return new DvxError(
+        'pointer_conflict',
+        `${pointerPath} has unresolved merge conflict markers (both branches changed ${dataPath})`,
+        `keep one side with \`git checkout --ours ${pointerPath}\` or \`--theirs\`, then \`dvx checkout ${dataPath}\`; or record the data now in the working tree with \`dvx add ${dataPath}\``,
+      );
+    }
+    return new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``);
   }
 
   writePointer(dataPath: string, pointer: Pointer): string {
@@ -210,13 +209,7 @@ export class Workspace {
     const name = dataPath.slice(slash + 1);
     const entry = '/' + name.replace(/([\\*?[\]!# ])/g, '\\$1');
     const gitignore = dir ? `${dir}/.gitignore` : '.gitignore';
-    const abs = this.abs(gitignore);
-    const text = existsSync(abs) ? readFileSync(abs, 'utf8') : '';
-    const lines = text.split('\n');
-    if (!lines.includes(entry)) {
-      const sepNl = text === '' || text.endsWith('\n') ? '' : '\n';
-      writeFileAtomic(abs, `${text}${sepNl}${entry}\n`);
-    }
+    appendLineOnce(this.abs(gitignore), entry);
     return gitignore;
   }
 
