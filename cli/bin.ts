@@ -73,7 +73,7 @@ program
 program
   .command('checkout')
   .description('make the data in the working tree match the pointers, from the cache (verified by sha256)')
-  .argument('[paths...]', 'limit to these tracked paths')
+  .argument('[paths...]', 'limit to these tracked paths, or to files and directories inside a tracked directory')
   .option('-f, --force', 'overwrite local changes that are not stored anywhere')
   .addOption(json())
   .addOption(quiet())

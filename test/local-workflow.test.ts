@@ -226,6 +226,43 @@ test('checkout of a directory version removes stored extras and keeps unstored o
   assert.ok(!existsSync(join(ws, 'd/b.txt')));
 });
 
+test('checkout of a path inside a tracked directory restores only that part; a path the version lacks is refused before anything is written', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'd/sub'), { recursive: true });
+  writeFileSync(join(ws, 'd/a.txt'), 'a1');
+  writeFileSync(join(ws, 'd/sub/b.txt'), 'b1');
+  writeFileSync(join(ws, 'd/sub/c.txt'), 'c1');
+  writeFileSync(join(ws, 'f.bin'), 'f1');
+  await dvxOk(ws, ['add', 'd', 'f.bin']);
+  rmSync(join(ws, 'd/a.txt'));
+  rmSync(join(ws, 'd/sub/b.txt'));
+  writeFileSync(join(ws, 'd/sub/c.txt'), 'local edit');
+
+  const one = await dvxOk(ws, ['checkout', '--json', 'd/sub/b.txt']);
+  assert.deepEqual(JSON.parse(one.stdout).restored, ['d/sub/b.txt']);
+  assert.equal(readFileSync(join(ws, 'd/sub/b.txt'), 'utf8'), 'b1');
+  assert.ok(!existsSync(join(ws, 'd/a.txt')), 'the rest of the directory is left as it was');
+  assert.equal(readFileSync(join(ws, 'd/sub/c.txt'), 'utf8'), 'local edit');
+
+  for (const bad of [['d/nope'], ['d/sub/b.txt/x'], ['f.bin/x'], ['d/a.txt', 'd/su']]) {
+    const r = await dvx(ws, ['checkout', ...bad]);
+    assert.equal(r.code, 1, bad.join(' '));
+    assert.match(r.stderr, new RegExp(`not tracked by dvx: ${bad.at(-1)!.replace(/\./g, '\\.')}\\n`), r.stderr);
+  }
+  assert.ok(!existsSync(join(ws, 'd/a.txt')), 'a refused checkout wrote nothing');
+
+  // A subdirectory: its files only, and its local change still protected.
+  const sub = await dvx(ws, ['checkout', '--json', 'd/sub']);
+  assert.equal(sub.code, 1);
+  assert.deepEqual(JSON.parse(sub.stdout).conflicts.map((c: any) => c.path), ['d/sub/c.txt']);
+  await dvxOk(ws, ['checkout', '--force', 'd/sub']);
+  assert.equal(readFileSync(join(ws, 'd/sub/c.txt'), 'utf8'), 'c1');
+  assert.ok(!existsSync(join(ws, 'd/a.txt')));
+  // Named whole and in part: the whole wins.
+  await dvxOk(ws, ['checkout', 'd/sub/b.txt', 'd']);
+  assert.equal(readFileSync(join(ws, 'd/a.txt'), 'utf8'), 'a1');
+});
+
 test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
   const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');

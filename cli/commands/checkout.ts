@@ -18,14 +18,16 @@ export async function run(paths: string[], opts: CheckoutOptions): Promise<void>
 export async function checkoutPaths(paths: string[], opts: CheckoutOptions): Promise<MaterializeResult> {
   const ws = Workspace.find();
   try {
-    const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
     if (unmatched.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
     const cache = await ws.cache();
     const stats = ws.statCache();
     const progress = new Progress('checking out', Materializer.plannedBytes(tracked), opts);
     const m = new Materializer(ws, cache, stats, { force: opts.force, onBytes: (n) => progress.update(n) });
     try {
-      for (const t of tracked) await m.materialize(t);
+      const absent = tracked.flatMap((t) => m.absentInside(t, inner.get(t)));
+      if (absent.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${absent.join(', ')}`, 'a path inside a tracked directory must be in the version its pointer names; see `dvx status`');
+      for (const t of tracked) await m.materialize(t, inner.get(t));
     } finally {
       progress.stop();
       stats.flush();

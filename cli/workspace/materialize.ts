@@ -44,18 +44,44 @@ export class Materializer {
     return tracked.reduce((n, t) => n + (t.pointer?.size ?? 0), 0);
   }
 
-  async materialize(t: Tracked): Promise<void> {
+  /**
+   * `only`: paths inside a tracked directory (relative to it) to materialize
+   * instead of the whole directory; each must name a file or a directory of
+   * the tracked version.
+   */
+  async materialize(t: Tracked, only?: string[]): Promise<void> {
     try {
       if (!t.pointer) throw t.error!;
+      const absent = this.absentInside(t, only);
+      // Checked before anything is written: a typo must not half-restore the directory.
+      if (absent.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${absent.join(', ')}`, `\`dvx checkout ${t.dataPath}\` restores all of ${t.dataPath}`);
       if (t.pointer.type === 'file') {
         await this.file(t.dataPath, t.pointer.sha256, t.pointer.manifest, undefined);
       } else {
-        await this.dir(t.dataPath, this.cache.treeManifest(t.pointer.manifest));
+        await this.dir(t.dataPath, this.cache.treeManifest(t.pointer.manifest), only);
       }
     } catch (err) {
       if (err instanceof DvxError) this.result.failed.push({ path: t.dataPath, error: err });
       else throw err;
     }
+  }
+
+  /**
+   * Of `only` (paths inside tracked `t`), the ones its version does not hold,
+   * as workspace paths: a tracked file holds none. A tree that cannot be read
+   * is left for materialize to report.
+   */
+  absentInside(t: Tracked, only: string[] | undefined): string[] {
+    if (!only || !t.pointer) return [];
+    let entries: readonly TreeEntry[] = [];
+    if (t.pointer.type === 'dir') {
+      try {
+        entries = this.cache.treeManifest(t.pointer.manifest).entries;
+      } catch {
+        return [];
+      }
+    }
+    return only.filter((o) => !entries.some((e) => e.path === o || e.path.startsWith(o + '/'))).map((o) => `${t.dataPath}/${o}`);
   }
 
   /** Whether the content at `path` may be replaced without losing anything. */
@@ -100,7 +126,8 @@ export class Materializer {
     this.result.restored.push(path);
   }
 
-  private async dir(path: string, tree: TreeManifest): Promise<void> {
+  private async dir(path: string, tree: TreeManifest, only?: string[]): Promise<void> {
+    const selected = (rel: string) => !only || only.some((o) => rel === o || rel.startsWith(o + '/'));
     const abs = this.ws.abs(path);
     const st = statOrMissing(abs);
     if (st && !st.isDirectory()) {
@@ -110,13 +137,13 @@ export class Materializer {
       }
       rmSync(abs, { force: true });
     }
-    const wanted = new Map<string, TreeEntry>(tree.entries.map((e) => [`${path}/${e.path}`, e]));
+    const wanted = new Map<string, TreeEntry>(tree.entries.filter((e) => selected(e.path)).map((e) => [`${path}/${e.path}`, e]));
     // Files present but not in the tree: removed when recoverable.
     if (st?.isDirectory()) {
       const { files, temps } = Snapshotter.scan(this.ws, path);
       for (const t of temps) this.sweep(dirname(this.ws.abs(t)));
       for (const f of files) {
-        if (wanted.has(f.path)) continue;
+        if (wanted.has(f.path) || !selected(f.path.slice(path.length + 1))) continue;
         // A path the tree needs as a directory, or stale content: either way it must go.
         if (!this.replaceable(f.path, f.stat)) {
           this.result.conflicts.push({ path: f.path, reason: 'it is not part of this version and is not stored anywhere' });

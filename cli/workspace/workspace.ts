@@ -142,18 +142,33 @@ export class Workspace {
   }
 
   /** Tracked paths at or under the given workspace paths (all when none given). */
-  trackedUnder(paths: string[]): { tracked: Tracked[]; unmatched: string[] } {
+  /**
+   * The tracked entries that `paths` name or contain. A path inside a tracked
+   * directory selects that directory, and `inner` keeps the path (relative to
+   * the directory) for commands that can act on part of one; a directory also
+   * named whole has no entry there.
+   */
+  trackedUnder(paths: string[]): { tracked: Tracked[]; unmatched: string[]; inner: Map<Tracked, string[]> } {
     const all = this.tracked();
-    if (paths.length === 0) return { tracked: all, unmatched: [] };
-    const chosen = new Set<Tracked>();
+    const inner = new Map<Tracked, string[]>();
+    if (paths.length === 0) return { tracked: all, unmatched: [], inner };
+    const whole = new Set<Tracked>();
     const unmatched: string[] = [];
     for (const p of paths) {
       const data = dataPathOf(p) ?? p;
-      const hits = all.filter((t) => t.dataPath === data || t.dataPath.startsWith(data + '/') || data.startsWith(t.dataPath + '/'));
-      if (hits.length === 0) unmatched.push(p);
-      hits.forEach((h) => chosen.add(h));
+      let hit = false;
+      for (const t of all) {
+        if (t.dataPath === data || t.dataPath.startsWith(data + '/')) whole.add(t);
+        else if (data.startsWith(t.dataPath + '/')) {
+          const rel = data.slice(t.dataPath.length + 1);
+          inner.set(t, [...(inner.get(t) ?? []), rel]);
+        } else continue;
+        hit = true;
+      }
+      if (!hit) unmatched.push(p);
     }
-    return { tracked: all.filter((t) => chosen.has(t)), unmatched };
+    for (const t of whole) inner.delete(t);
+    return { tracked: all.filter((t) => whole.has(t) || inner.has(t)), unmatched, inner };
   }
 
   readTracked(pointerPath: string): Tracked {
