@@ -226,7 +226,7 @@ test('checkout of a directory version removes stored extras and keeps unstored o
   assert.ok(!existsSync(join(ws, 'd/b.txt')));
 });
 
-test('checkout of a path inside a tracked directory restores only that part; a path the version lacks is refused before anything is written', async (t) => {
+test('status and checkout of a path inside a tracked directory act on that part only; a checkout of a path the version lacks is refused before anything is written', async (t) => {
   const ws = await workspace(t);
   mkdirSync(join(ws, 'd/sub'), { recursive: true });
   writeFileSync(join(ws, 'd/a.txt'), 'a1');
@@ -237,6 +237,11 @@ test('checkout of a path inside a tracked directory restores only that part; a p
   rmSync(join(ws, 'd/a.txt'));
   rmSync(join(ws, 'd/sub/b.txt'));
   writeFileSync(join(ws, 'd/sub/c.txt'), 'local edit');
+
+  // status of a part lists that part's changes only
+  const part = JSON.parse((await dvxOk(ws, ['status', '--json', 'd/sub'])).stdout).paths;
+  assert.deepEqual(part, [{ path: 'd', state: 'changed', added: [], modified: ['sub/c.txt'], removed: ['sub/b.txt'] }]);
+  assert.equal(JSON.parse((await dvxOk(ws, ['status', '--json', 'd/sub/b.txt', 'f.bin'])).stdout).paths[0].removed.join(), 'sub/b.txt');
 
   const one = await dvxOk(ws, ['checkout', '--json', 'd/sub/b.txt']);
   assert.deepEqual(JSON.parse(one.stdout).restored, ['d/sub/b.txt']);

@@ -1,14 +1,14 @@
 import { info, plural, printJson, type OutputOptions } from '../ui.ts';
-import { pathStatus, type PathStatus } from '../workspace/status.ts';
+import { narrowStatus, pathStatus, type PathStatus } from '../workspace/status.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
 export async function run(paths: string[], opts: OutputOptions): Promise<void> {
   const ws = Workspace.find();
   try {
-    const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
     const cache = await ws.cache();
     const stats = ws.statCache();
-    const result = tracked.map((t) => pathStatus(ws, cache, stats, t));
+    const result = tracked.map((t) => narrowStatus(pathStatus(ws, cache, stats, t), inner.get(t)));
     stats.flush();
     if (opts.json) {
       printJson({

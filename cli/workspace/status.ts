@@ -39,6 +39,17 @@ export function pathStatus(ws: Workspace, cache: LocalCache, stats: StatCache, t
   return dirStatus(ws, stats, path, tree);
 }
 
+/**
+ * A directory's status narrowed to `only` (paths inside it, relative to it),
+ * as a status of that directory: clean when nothing under them changed.
+ */
+export function narrowStatus(r: PathStatus, only: string[] | undefined): PathStatus {
+  if (!only || r.state !== 'changed') return r;
+  const keep = (list: string[]) => list.filter((p) => only.some((o) => p === o || p.startsWith(o + '/')));
+  const [added, modified, removed] = [keep(r.added), keep(r.modified), keep(r.removed)];
+  return added.length + modified.length + removed.length === 0 ? { path: r.path, state: 'clean' } : { ...r, added, modified, removed };
+}
+
 export function dirStatus(ws: Workspace, stats: StatCache, path: string, tree: TreeManifest): PathStatus {
   const { files } = Snapshotter.scan(ws, path);
   const present = new Map(files.map((f) => [f.path.slice(path.length + 1), f.stat]));
