@@ -158,9 +158,9 @@ program
 
 program
   .command('diff')
-  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the working tree)')
+  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the pointers in the working tree; data not yet recorded with `dvx add` shows in `dvx status`)')
   .argument('[rev-a]', 'the older revision (default HEAD)')
-  .argument('[rev-b]', 'the newer revision (default: the working tree)')
+  .argument('[rev-b]', 'the newer revision (default: the pointers in the working tree)')
   .addOption(json())
   .action(action(() => import('./commands/diff.ts')));
 
