@@ -268,6 +268,28 @@ test('status and checkout of a path inside a tracked directory act on that part 
   assert.equal(readFileSync(join(ws, 'd/a.txt'), 'utf8'), 'a1');
 });
 
+test('`.` at the top of the workspace names every tracked path for status and checkout; a name starting with `..` is inside it', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'sub'));
+  writeFileSync(join(ws, '..notes'), 'n1');
+  writeFileSync(join(ws, 'sub/s.bin'), 's1');
+  await dvxOk(ws, ['add', '..notes', 'sub/s.bin']);
+  rmSync(join(ws, '..notes'));
+  rmSync(join(ws, 'sub/s.bin'));
+  const st = JSON.parse((await dvxOk(ws, ['status', '--json', '.'])).stdout);
+  assert.deepEqual(st.paths.map((p: any) => [p.path, p.state]), [['..notes', 'missing'], ['sub/s.bin', 'missing']]);
+  const co = JSON.parse((await dvxOk(ws, ['checkout', '--json', '.'])).stdout);
+  assert.deepEqual(co.restored.sort(), ['..notes', 'sub/s.bin']);
+  assert.equal(readFileSync(join(ws, '..notes'), 'utf8'), 'n1');
+  // From a subdirectory, `..` is the top too.
+  rmSync(join(ws, '..notes'));
+  await dvxOk(join(ws, 'sub'), ['checkout', '..']);
+  assert.equal(readFileSync(join(ws, '..notes'), 'utf8'), 'n1');
+  const root = await dvx(ws, ['add', '.']);
+  assert.equal(root.code, 1);
+  assert.match(root.stderr, /\. is the workspace root/);
+});
+
 test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
   const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');

@@ -18,7 +18,7 @@ export async function run(paths: string[], opts: CheckoutOptions): Promise<void>
 export async function checkoutPaths(paths: string[], opts: CheckoutOptions): Promise<MaterializeResult> {
   const ws = Workspace.find();
   try {
-    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
     if (unmatched.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
     const cache = await ws.cache();
     const stats = ws.statCache();

@@ -5,7 +5,7 @@ import { Workspace } from '../workspace/workspace.ts';
 export async function run(paths: string[], opts: OutputOptions): Promise<void> {
   const ws = Workspace.find();
   try {
-    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
     const cache = await ws.cache();
     const stats = ws.statCache();
     const result = tracked.map((t) => narrowStatus(pathStatus(ws, cache, stats, t), inner.get(t)));

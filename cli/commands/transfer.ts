@@ -19,7 +19,7 @@ export interface TransferOptions extends OutputOptions {
 }
 
 function roots(ws: Workspace, paths: string[]): { roots: Root[]; tracked: Tracked[] } {
-  const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p)));
+  const { tracked, unmatched } = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
   if (unmatched.length) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
   const bad = tracked.find((t) => !t.pointer);
   if (bad) throw bad.error!;

@@ -92,9 +92,11 @@ export class Workspace {
 
   /**
    * The workspace path of a path a user typed (relative to `cwd`). Refuses paths
-   * outside the working tree and inside `.git` or `.dvx`.
+   * outside the working tree and inside `.git` or `.dvx`. The root itself is
+   * refused unless `root` is set (commands that take paths as a scope, where
+   * `.` at the top means everything), and then returned as ''.
    */
-  rel(userPath: string, cwd = process.cwd()): string {
+  rel(userPath: string, cwd = process.cwd(), opts: { root?: boolean } = {}): string {
     const absolute = isAbsolute(userPath) ? userPath : resolve(cwd, userPath);
     // Resolve symlinked parents (e.g. /tmp -> /private/tmp) but not the last component.
     let parent = dirname(absolute);
@@ -105,8 +107,11 @@ export class Workspace {
     }
     const full = join(parent, absolute.slice(dirname(absolute).length));
     const rel = relative(this.root, full);
-    if (rel === '') throw new DvxError('bad_path', `${userPath} is the workspace root; name a file or directory inside it`);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new DvxError('outside_workspace', `${userPath} is outside the workspace ${this.root}`, 'dvx tracks data inside the git working tree; move or copy it there first');
+    if (rel === '') {
+      if (opts.root) return '';
+      throw new DvxError('bad_path', `${userPath === '' ? 'an empty path' : userPath} is the workspace root; name a file or directory inside it`);
+    }
+    if (rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) throw new DvxError('outside_workspace', `${userPath} is outside the workspace ${this.root}`, 'dvx tracks data inside the git working tree; move or copy it there first');
     const posix = rel.split(sep).join('/');
     const first = posix.split('/')[0];
     if (first === '.git' || first === DVX_DIR) throw new DvxError('bad_path', `${userPath} is inside ${first}/, which dvx does not track`);
@@ -158,7 +163,7 @@ export class Workspace {
       const data = dataPathOf(p) ?? p;
       let hit = false;
       for (const t of all) {
-        if (t.dataPath === data || t.dataPath.startsWith(data + '/')) whole.add(t);
+        if (data === '' || t.dataPath === data || t.dataPath.startsWith(data + '/')) whole.add(t);
         else if (data.startsWith(t.dataPath + '/')) {
           const rel = data.slice(t.dataPath.length + 1);
           inner.set(t, [...(inner.get(t) ?? []), rel]);
