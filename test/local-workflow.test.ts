@@ -290,6 +290,54 @@ test('`.` at the top of the workspace names every tracked path for status and ch
   assert.match(root.stderr, /\. is the workspace root/);
 });
 
+test('checkout never writes through a symlink inside a tracked directory (one git checked out from a commit); --force replaces the link, not its target', async (t) => {
+  const ws = await workspace(t);
+  const outside = tempDir(t);
+  mkdirSync(join(ws, 'd/sub'), { recursive: true });
+  writeFileSync(join(ws, 'd/sub/b.txt'), 'payload');
+  writeFileSync(join(ws, 'd/top.txt'), 'top');
+  await dvxOk(ws, ['add', 'd']);
+  git(ws, ['commit', '-qm', 'data']);
+  rmSync(join(ws, 'd/sub'), { recursive: true });
+  symlinkSync(outside, join(ws, 'd/sub'));
+  git(ws, ['add', '-f', 'd/sub']);
+  git(ws, ['commit', '-qm', 'a symlink where the data has a directory']);
+  rmSync(join(ws, 'd/top.txt'));
+
+  const r = await dvx(ws, ['checkout', '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.restored, ['d/top.txt'], 'the rest of the directory is restored');
+  assert.deepEqual(out.conflicts.map((c: any) => c.path), ['d/sub']);
+  assert.match(out.conflicts[0].reason, /symlink/);
+  assert.ok(!existsSync(join(outside, 'b.txt')), 'nothing written outside the working tree');
+
+  writeFileSync(join(outside, 'b.txt'), 'not yours');
+  await dvxOk(ws, ['checkout', '--force']);
+  assert.equal(readFileSync(join(outside, 'b.txt'), 'utf8'), 'not yours', 'the link target is untouched');
+  assert.ok(!statSync(join(ws, 'd/sub')).isSymbolicLink() && statSync(join(ws, 'd/sub')).isDirectory());
+  assert.equal(readFileSync(join(ws, 'd/sub/b.txt'), 'utf8'), 'payload');
+});
+
+test('checkout restores an empty tracked directory, and names a file with local changes that stands where the version has a directory', async (t) => {
+  const ws = await workspace(t);
+  mkdirSync(join(ws, 'empty'));
+  mkdirSync(join(ws, 'd/sub'), { recursive: true });
+  writeFileSync(join(ws, 'd/sub/b.txt'), 'b');
+  await dvxOk(ws, ['add', 'empty', 'd']);
+  rmSync(join(ws, 'empty'), { recursive: true });
+  rmSync(join(ws, 'd/sub'), { recursive: true });
+  writeFileSync(join(ws, 'd/sub'), 'my notes, stored nowhere');
+  const r = await dvx(ws, ['checkout', '--json']);
+  assert.equal(r.code, 1);
+  assert.ok(statSync(join(ws, 'empty')).isDirectory());
+  assert.deepEqual(JSON.parse(r.stdout).conflicts.map((c: any) => c.path), ['d/sub']);
+  assert.doesNotMatch(r.stderr, /EEXIST/);
+  assert.equal(readFileSync(join(ws, 'd/sub'), 'utf8'), 'my notes, stored nowhere');
+  const st = JSON.parse((await dvx(ws, ['status', '--json'])).stdout);
+  assert.equal(st.paths.find((p: any) => p.path === 'empty').state, 'clean');
+});
+
 test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
   const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');

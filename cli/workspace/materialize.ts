@@ -132,19 +132,23 @@ export class Materializer {
     const st = statOrMissing(abs);
     if (st && !st.isDirectory()) {
       if (!this.replaceable(path, st)) {
-        this.result.conflicts.push({ path, reason: 'a file with local changes is in the way of the directory' });
+        this.result.conflicts.push({ path, reason: inTheWay(st) });
         return;
       }
       rmSync(abs, { force: true });
     }
+    // An empty directory is a version too.
+    if (!st?.isDirectory() && tree.entries.length === 0) mkdirSync(abs, { recursive: true });
     const wanted = new Map<string, TreeEntry>(tree.entries.filter((e) => selected(e.path)).map((e) => [`${path}/${e.path}`, e]));
     // Files present but not in the tree: removed when recoverable.
     if (st?.isDirectory()) {
       const { files, temps } = Snapshotter.scan(this.ws, path);
       for (const t of temps) this.sweep(dirname(this.ws.abs(t)));
+      const dirs = new Set<string>();
+      for (const full of wanted.keys()) for (let i = full.indexOf('/', path.length + 1); i > 0; i = full.indexOf('/', i + 1)) dirs.add(full.slice(0, i));
       for (const f of files) {
-        if (wanted.has(f.path) || !selected(f.path.slice(path.length + 1))) continue;
-        // A path the tree needs as a directory, or stale content: either way it must go.
+        // A file where the tree needs a directory is clearDirs' to judge.
+        if (wanted.has(f.path) || dirs.has(f.path) || !selected(f.path.slice(path.length + 1))) continue;
         if (!this.replaceable(f.path, f.stat)) {
           this.result.conflicts.push({ path: f.path, reason: 'it is not part of this version and is not stored anywhere' });
           continue;
@@ -153,7 +157,9 @@ export class Materializer {
         this.result.removed.push(f.path);
       }
     }
+    const blocked = this.clearDirs(path, wanted.keys());
     for (const [full, e] of wanted) {
+      if (blocked.some((b) => full.startsWith(b + '/'))) continue;
       try {
         await this.file(full, e.sha256, e.manifest, e.mode);
       } catch (err) {
@@ -162,6 +168,44 @@ export class Materializer {
       }
     }
     pruneEmptyDirs(abs, true);
+  }
+
+  /**
+   * Makes every directory that `files` need under the tracked directory `root`
+   * a real directory. A symlink there (git checks them out from a commit) would
+   * send writes outside the working tree, so it is never followed: it is a
+   * conflict, and --force removes the link itself. A file in the way goes when
+   * it is recoverable. Returns the directories left blocked (their conflicts
+   * recorded), whose files must not be written.
+   */
+  private clearDirs(root: string, files: Iterable<string>): string[] {
+    const checked = new Set<string>();
+    const blocked: string[] = [];
+    for (const full of files) {
+      const parts = full.slice(root.length + 1).split('/');
+      let dir = root;
+      for (const part of parts.slice(0, -1)) {
+        dir = `${dir}/${part}`;
+        if (checked.has(dir)) continue;
+        checked.add(dir);
+        const st = statOrMissing(this.ws.abs(dir));
+        if (!st) break;
+        if (st.isDirectory()) continue;
+        if (!st.isSymbolicLink() && this.replaceable(dir, st)) {
+          rmSync(this.ws.abs(dir), { force: true });
+          this.result.removed.push(dir);
+          break;
+        }
+        if (st.isSymbolicLink() && this.opts.force) {
+          rmSync(this.ws.abs(dir));
+          break;
+        }
+        this.result.conflicts.push({ path: dir, reason: inTheWay(st) });
+        blocked.push(dir);
+        break;
+      }
+    }
+    return blocked;
   }
 
   /**
@@ -174,6 +218,12 @@ export class Materializer {
     this.swept.add(dirAbs);
     removeStaleTemps(dirAbs);
   }
+}
+
+function inTheWay(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symlink is in the way of a directory (dvx never writes through symlinks; --force replaces the link)';
+  if (st.isFile()) return 'a file with local changes is in the way of a directory';
+  return 'something that is not a regular file or directory is in the way';
 }
 
 /** Removes empty directories under `dir` (not `dir` itself), bottom up. */
