@@ -101,7 +101,7 @@ test('pre-commit records changed data and stages its pointer; refuses data commi
   // Only data changed and nothing staged: git stops before the hook's staging counts; the hook says what to do.
   writeFileSync(join(ws, 'data/train.csv'), 'a,b\n5,6\n');
   const only = gitRun(ws, ['commit', '-m', 'v3']);
-  assert.match(only.stderr + only.stdout, /run the same `git commit` again/);
+  assert.match(only.stderr + only.stdout, /run the same `git commit` command again/);
   if (only.code !== 0) assert.equal(gitRun(ws, ['commit', '-m', 'v3']).code, 0);
   assert.match(git(ws, ['show', 'HEAD:data/train.csv.dvx']), /size: 8\n/);
 
@@ -113,6 +113,69 @@ test('pre-commit records changed data and stages its pointer; refuses data commi
   git(ws, ['add', '-f', 'images/1.png']);
   git(ws, ['rm', '-q', '--cached', 'data/train.csv']);
   assert.match(gitRun(ws, ['commit', '-m', 'oops']).stderr, /refusing to commit images\/1\.png/);
+});
+
+test('pre-commit never records data that git left outdated (a conflicted merge, a reset), and a partial commit records nothing', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data'));
+  writeFileSync(join(ws, 'data/t.csv'), 'v1\n');
+  mkdirSync(join(ws, 'imgs'));
+  writeFileSync(join(ws, 'imgs/a.png'), 'a1');
+  await dvxOk(ws, ['add', 'data/t.csv', 'imgs']);
+  writeFileSync(join(ws, 'code.txt'), 'base\n');
+  git(ws, ['add', 'code.txt']);
+  git(ws, ['commit', '-qm', 'base']);
+  git(ws, ['checkout', '-qb', 'feature']);
+  writeFileSync(join(ws, 'data/t.csv'), 'v2 from feature\n');
+  writeFileSync(join(ws, 'imgs/b.png'), 'b2');
+  writeFileSync(join(ws, 'code.txt'), 'feature\n');
+  await dvxOk(ws, ['add', 'data/t.csv', 'imgs']);
+  git(ws, ['commit', '-qam', 'feature']);
+  const featurePointers = [git(ws, ['show', 'HEAD:data/t.csv.dvx']), git(ws, ['show', 'HEAD:imgs.dvx'])];
+  git(ws, ['checkout', '-q', 'main']);
+  writeFileSync(join(ws, 'code.txt'), 'main\n');
+  git(ws, ['commit', '-qam', 'main']);
+
+  // The merge stops on code.txt: git writes the merged pointers, but no hook checks the data out.
+  assert.notEqual(gitRun(ws, ['merge', 'feature']).code, 0);
+  assert.equal(readFileSync(join(ws, 'data/t.csv'), 'utf8'), 'v1\n');
+  const st = JSON.parse((await dvxOk(ws, ['status', '--json'])).stdout);
+  assert.deepEqual(st.paths.map((p: any) => [p.path, p.state]), [['data/t.csv', 'outdated'], ['imgs', 'outdated']]);
+  writeFileSync(join(ws, 'code.txt'), 'resolved\n');
+  git(ws, ['add', 'code.txt']);
+  const merged = gitRun(ws, ['commit', '--no-edit']);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.match(merged.stderr, /data\/t\.csv is not checked out/);
+  assert.doesNotMatch(merged.stderr, /recorded/);
+  assert.deepEqual([git(ws, ['show', 'HEAD:data/t.csv.dvx']), git(ws, ['show', 'HEAD:imgs.dvx'])], featurePointers, 'the merge commit keeps what git merged');
+  await dvxOk(ws, ['checkout']);
+  assert.equal(readFileSync(join(ws, 'data/t.csv'), 'utf8'), 'v2 from feature\n');
+
+  // reset --hard moves the pointer back and leaves the data: the next commit keeps the pointer.
+  git(ws, ['reset', '-q', '--hard', 'HEAD~1']);
+  writeFileSync(join(ws, 'code.txt'), 'after reset\n');
+  const after = gitRun(ws, ['commit', '-qam', 'after reset']);
+  assert.equal(after.code, 0, after.stderr);
+  assert.match(git(ws, ['show', 'HEAD:data/t.csv.dvx']), /size: 3\n/);
+
+  // An edit after that is recorded as usual.
+  await dvxOk(ws, ['checkout']);
+  writeFileSync(join(ws, 'data/t.csv'), 'v3 edited\n');
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  // `git commit <paths>`: only README; the data change stays unrecorded, and the index keeps the old pointer.
+  const partial = gitRun(ws, ['commit', '-qm', 'readme only', 'README']);
+  assert.equal(partial.code, 0, partial.stderr);
+  assert.match(partial.stderr, /a partial commit .* does not record data; changed and not recorded: data\/t\.csv/);
+  assert.deepEqual(git(ws, ['show', '--name-only', '--format=', 'HEAD']).trim().split('\n'), ['README']);
+  assert.equal(git(ws, ['diff', '--cached', '--name-only']), '');
+  writeFileSync(join(ws, 'code.txt'), 'with data\n');
+  const full = gitRun(ws, ['commit', '-qam', 'with data']);
+  assert.equal(full.code, 0, full.stderr);
+  assert.match(full.stderr, /recorded data\/t\.csv/);
+  assert.match(git(ws, ['show', 'HEAD:data/t.csv.dvx']), /size: 10\n/);
+  assert.equal(git(ws, ['status', '--porcelain']), '');
 });
 
 test('checkout, branch switch, merge and rebase materialize the data the pointers name', async (t) => {

@@ -4,6 +4,7 @@ import { DvxError } from '../../core/errors.ts';
 import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
 import { gitTopLevel } from '../git.ts';
 import { CONFIG_FILE, DVX_DIR, PIPELINE_FILE } from '../workspace/names.ts';
+import { warn } from '../ui.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
 /**
@@ -12,6 +13,18 @@ import type { Workspace } from '../workspace/workspace.ts';
  */
 export async function run(name: string, args: string[]): Promise<void> {
   if (!(HOOK_NAMES as readonly string[]).includes(name)) throw new DvxError('usage', `unknown hook ${JSON.stringify(name)}; dvx handles ${HOOK_NAMES.join(', ')}`);
+  if (name === 'pre-commit' || name === 'pre-push') return runHook(name, args);
+  // The others run after git has done its work and cannot undo it: a failing exit
+  // would only make `git checkout` report failure for a switch that happened.
+  try {
+    await runHook(name as HookName, args);
+  } catch (err) {
+    const hint = err instanceof DvxError && err.hint ? ` (${err.hint})` : '';
+    warn(`${name}: the data was not updated: ${(err as Error).message}${hint}`);
+  }
+}
+
+async function runHook(name: HookName, args: string[]): Promise<void> {
   const top = gitTopLevel(process.cwd());
   if (!top || !existsSync(join(top, DVX_DIR, CONFIG_FILE))) return;
   // post-commit acts only on a pipeline: without one, it need not load the workspace (~0.1 s on every commit).
@@ -20,7 +33,7 @@ export async function run(name: string, args: string[]): Promise<void> {
   // The top was just asked of git: do not ask again (each git start costs ~30 ms, on every commit).
   const ws = Workspace.at(realpathSync(top));
   try {
-    await dispatch(ws, name as HookName, args);
+    await dispatch(ws, name, args);
   } finally {
     await ws.close();
   }

@@ -41,6 +41,8 @@ function describe(r: PathStatus): string {
     }
     case 'invalid':
       return `  invalid:   ${r.path}: ${r.error.message}${r.error.hint ? `\n      ${r.error.hint}` : ''}`;
+    case 'outdated':
+      return `  outdated:  ${r.path} (the data is the version dvx last checked out or added; its pointer now names another: \`dvx checkout ${r.path}\` gets it)`;
     case 'unknown':
       return `  unknown:   ${r.path}: ${r.reason}`;
     default:

@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
+import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { formatBytes } from '../ui.ts';
 import { refreshChanged } from '../workspace/refresh.ts';
@@ -25,14 +27,31 @@ export async function preCommit(ws: Workspace): Promise<void> {
     );
   }
 
-  const { updated, pointerPaths } = await refreshChanged(ws, tracked);
+  // `git commit <paths>` commits from a temporary index of HEAD plus those paths; a
+  // pointer staged there would be committed but missing from the real index, and the
+  // next commit would put the old one back. So a partial commit records nothing.
+  const partial = isPartialCommit();
+  const { updated, pointerPaths, outdated } = await refreshChanged(ws, tracked, { record: !partial });
+  for (const p of outdated) {
+    process.stderr.write(`dvx: ${p} is not checked out: its pointer changed in git (a merge, cherry-pick or reset) and the data is still the version before; the commit keeps the pointer. \`dvx checkout ${p}\` gets its data\n`);
+  }
   if (pointerPaths.length === 0) return;
-  // git decides whether there is anything to commit before it runs this hook
-  // (with or without -a): if nothing was staged, it will stop with "nothing to
-  // commit" although we stage pointers now. Say so, and what to do.
+  if (partial) {
+    process.stderr.write(`dvx: a partial commit (\`git commit <paths>\`) does not record data; changed and not recorded: ${pointerPaths.map(dataPathOf).join(', ')} (\`dvx add\` them, then commit their pointers)\n`);
+    return;
+  }
   gitAdd(ws.root, pointerPaths);
   for (const o of updated) process.stderr.write(`dvx: recorded ${o.dataPath} (${formatBytes(o.pointer.size)}, ${formatBytes(o.newBytes)} new)\n`);
-  if (nothingStaged) process.stderr.write('dvx: the new pointers are staged; if git says "nothing to commit", run the same `git commit` again (next time, `dvx add` changed data before committing)\n');
+  // git decides whether there is anything to commit before it runs this hook
+  // (with or without -a), from the index as it was: if nothing was staged, it
+  // stops with "nothing to commit" although the pointers are staged now.
+  if (nothingStaged) process.stderr.write('dvx: if git now says "nothing to commit", it decided before dvx staged the new pointers: run the same `git commit` command again (next time, `dvx add` changed data before committing)\n');
+}
+
+/** git commits from a temporary `next-index-<pid>.lock` only for `git commit <paths>` (with -a or -i it is the real index's lock). */
+function isPartialCommit(): boolean {
+  const index = process.env.GIT_INDEX_FILE;
+  return index !== undefined && /^next-index-\d+\.lock$/.test(basename(index));
 }
 
 /**

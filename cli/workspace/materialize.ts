@@ -55,11 +55,13 @@ export class Materializer {
       const absent = this.absentInside(t, only);
       // Checked before anything is written: a typo must not half-restore the directory.
       if (absent.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${absent.join(', ')}`, `\`dvx checkout ${t.dataPath}\` restores all of ${t.dataPath}`);
+      const problems = this.result.conflicts.length + this.result.failed.length;
       if (t.pointer.type === 'file') {
         await this.file(t.dataPath, t.pointer.sha256, t.pointer.manifest, undefined);
       } else {
         await this.dir(t.dataPath, this.cache.treeManifest(t.pointer.manifest), only);
       }
+      if (!only && this.result.conflicts.length + this.result.failed.length === problems) this.stats.recordSynced(t.dataPath, t.pointer.manifest);
     } catch (err) {
       if (err instanceof DvxError) this.result.failed.push({ path: t.dataPath, error: err });
       else throw err;

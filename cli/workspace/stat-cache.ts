@@ -11,6 +11,12 @@ import type { Pointer } from '../../core/pointer.ts';
  * signature, so that listing 10,000 tracked paths (the pre-commit hook) costs
  * a stat each, not a read and a parse each.
  *
+ * And it remembers, per tracked path, the version (manifest id) that dvx last
+ * made the data match, by adding or checking it out: when the pointer names
+ * another version but the data is still that one, git changed the pointer (a
+ * merge, cherry-pick or reset runs no checkout hook) and the data is outdated,
+ * not edited: it must not be recorded over the pointer.
+ *
  * A run of many lookups (status, pre-commit) reads each table once, in one
  * query, instead of one query per path.
  *
@@ -63,6 +69,8 @@ export class StatCache {
   private rows: Map<string, Row> | undefined;
   private singleLookups = 0;
   private pointerRows: Map<string, PointerRow> | undefined;
+  private syncedRows: Map<string, string> | undefined;
+  private pendingSynced: [string, string][] = [];
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -71,6 +79,7 @@ export class StatCache {
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, sha256 TEXT, manifest TEXT, recorded REAL) WITHOUT ROWID`);
     this.db.exec(`CREATE TABLE IF NOT EXISTS pointer (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, recorded REAL, json TEXT) WITHOUT ROWID`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS synced (path TEXT PRIMARY KEY, manifest TEXT) WITHOUT ROWID`);
     this.getStmt = this.db.prepare('SELECT size, mtime, ctime, ino, sha256, manifest, recorded FROM stat WHERE path = ?');
     this.putStmt = this.db.prepare('INSERT OR REPLACE INTO stat (path, size, mtime, ctime, ino, sha256, manifest, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.delStmt = this.db.prepare('DELETE FROM stat WHERE path = ?');
@@ -109,6 +118,21 @@ export class StatCache {
     if (this.pendingPointers.length >= 5000) this.flush();
   }
 
+  /** The version (manifest id) dvx last made the data at `path` match. */
+  synced(path: string): string | undefined {
+    if (!this.syncedRows) {
+      this.syncedRows = new Map(this.db.prepare('SELECT path, manifest FROM synced').raw().all() as [string, string][]);
+      for (const [p, m] of this.pendingSynced) this.syncedRows.set(p, m);
+    }
+    return this.syncedRows.get(path);
+  }
+
+  /** Records that the data at `path` now is version `manifest`. Buffered until flush(). */
+  recordSynced(path: string, manifest: string): void {
+    this.pendingSynced.push([path, manifest]);
+    this.syncedRows?.set(path, manifest);
+  }
+
   /** Records a content for `path` as of `st` (the stat taken before reading it). Buffered until flush(). */
   record(path: string, st: Stats, content: KnownContent): void {
     const row: Row = { size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, ino: st.ino, sha256: content.sha256, manifest: content.manifest ?? null, recorded: Date.now() };
@@ -124,12 +148,18 @@ export class StatCache {
   }
 
   flush(): void {
-    if (this.pending.length === 0 && this.pendingPointers.length === 0) return;
+    if (this.pending.length === 0 && this.pendingPointers.length === 0 && this.pendingSynced.length === 0) return;
     const rows = this.pending;
     const pointers = this.pendingPointers;
+    const synced = this.pendingSynced;
     this.pending = [];
     this.pendingPointers = [];
+    this.pendingSynced = [];
     this.db.transaction(() => {
+      if (synced.length > 0) {
+        const put = this.db.prepare('INSERT OR REPLACE INTO synced (path, manifest) VALUES (?, ?)');
+        for (const [p, m] of synced) put.run(p, m);
+      }
       for (const [p, r] of rows) this.putStmt.run(p, r.size, r.mtime, r.ctime, r.ino, r.sha256, r.manifest, r.recorded);
       if (pointers.length > 0) {
         const put = this.db.prepare('INSERT OR REPLACE INTO pointer (path, size, mtime, ctime, ino, recorded, json) VALUES (?, ?, ?, ?, ?, ?, ?)');

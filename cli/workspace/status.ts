@@ -12,12 +12,37 @@ import type { Tracked, Workspace } from './workspace.ts';
  * modified or removed. Reads only what the stat cache cannot vouch for.
  */
 export type PathStatus =
-  | { path: string; state: 'clean' | 'missing' | 'modified' }
+  | { path: string; state: 'clean' | 'missing' | 'modified' | 'outdated' }
   | { path: string; state: 'changed'; added: string[]; modified: string[]; removed: string[] }
   | { path: string; state: 'unknown'; reason: string }
   | { path: string; state: 'invalid'; error: DvxError };
 
+/**
+ * 'outdated': the data is not what the pointer names, but still the version dvx
+ * last added or checked out there (the pointer changed in git without a
+ * checkout hook: a conflicted merge, a cherry-pick, a reset). Not an edit:
+ * `dvx checkout` updates it, and the pre-commit hook must not record it.
+ */
 export function pathStatus(ws: Workspace, cache: LocalCache, stats: StatCache, t: Tracked): PathStatus {
+  const s = currentStatus(ws, cache, stats, t);
+  if (s.state !== 'modified' && s.state !== 'changed') return s;
+  const synced = stats.synced(t.dataPath);
+  if (!synced || synced === t.pointer!.manifest) return s;
+  try {
+    if (t.pointer!.type === 'file') {
+      const st = statOrMissing(ws.abs(t.dataPath));
+      if (st?.isFile() && contentSha256(ws, stats, t.dataPath, st) === cache.fileManifest(synced).sha256) return { path: t.dataPath, state: 'outdated' };
+    } else if (statOrMissing(ws.abs(t.dataPath))?.isDirectory() && dirStatus(ws, stats, t.dataPath, cache.treeManifest(synced)).state === 'clean') {
+      return { path: t.dataPath, state: 'outdated' };
+    }
+  } catch (err) {
+    // The synced version may be gone from the cache (gc): then the data counts as changed.
+    if (!(err instanceof DvxError && err.code === 'not_in_cache')) throw err;
+  }
+  return s;
+}
+
+function currentStatus(ws: Workspace, cache: LocalCache, stats: StatCache, t: Tracked): PathStatus {
   const path = t.dataPath;
   if (!t.pointer) return { path, state: 'invalid', error: t.error! };
   const p = t.pointer;

@@ -206,9 +206,11 @@ export class Workspace {
     return new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``);
   }
 
+  /** Writes the pointer of data just recorded (so the data is that version: StatCache.synced). */
   writePointer(dataPath: string, pointer: Pointer): string {
     const pointerPath = pointerPathOf(dataPath);
     writeFileAtomic(this.abs(pointerPath), encodePointer(pointer));
+    this.statCache().recordSynced(dataPath, pointer.manifest);
     return pointerPath;
   }
 
