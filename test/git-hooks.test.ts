@@ -178,6 +178,21 @@ test('pre-commit never records data that git left outdated (a conflicted merge, 
   assert.equal(git(ws, ['status', '--porcelain']), '');
 });
 
+test('post-checkout cannot fail a checkout git has done: a broken dvx config in the target commit is a warning', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  git(ws, ['commit', '-qm', 'one']);
+  git(ws, ['checkout', '-qb', 'badcfg']);
+  writeFileSync(join(ws, '.dvx/config.yaml'), 'version: [1\n');
+  git(ws, ['commit', '-qnam', 'broken config']);
+  git(ws, ['checkout', '-q', 'main']);
+  const r = gitRun(ws, ['checkout', 'badcfg']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /dvx: warning: post-checkout: the data was not updated: .*config\.yaml/);
+});
+
 test('checkout, branch switch, merge and rebase materialize the data the pointers name', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);
