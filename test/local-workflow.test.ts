@@ -338,6 +338,30 @@ test('checkout restores an empty tracked directory, and names a file with local 
   assert.equal(st.paths.find((p: any) => p.path === 'empty').state, 'clean');
 });
 
+test('add refuses, before storing anything, a pointer path git ignores and a file at the pointer path that is not a pointer', async (t) => {
+  const ws = await workspace(t);
+  appendFileSync(join(ws, '.gitignore'), 'scratch/\n');
+  mkdirSync(join(ws, 'scratch'));
+  writeFileSync(join(ws, 'scratch/a.bin'), 'a');
+  const ignored = await dvx(ws, ['add', 'scratch/a.bin']);
+  assert.equal(ignored.code, 1);
+  assert.match(ignored.stderr, /git ignores scratch\/a\.bin\.dvx.*\n.*--no-git-add/);
+  assert.ok(!existsSync(join(ws, 'scratch/a.bin.dvx')));
+  const again = await dvxOk(ws, ['add', '--no-git-add', '--json', 'scratch/a.bin']);
+  assert.equal(JSON.parse(again.stdout).newBytes, 1, 'the refused add stored nothing');
+
+  writeFileSync(join(ws, 'notes.dvx'), 'my notes about the dvx setup');
+  writeFileSync(join(ws, 'notes'), 'data');
+  const foreign = await dvx(ws, ['add', 'notes']);
+  assert.equal(foreign.code, 1);
+  assert.match(foreign.stderr, /notes\.dvx exists and is not a dvx pointer/);
+  assert.equal(readFileSync(join(ws, 'notes.dvx'), 'utf8'), 'my notes about the dvx setup');
+  // A broken pointer (here: truncated) is still a pointer: adding records the data anew.
+  writeFileSync(join(ws, 'notes.dvx'), '# dvx pointer: commit this file, not the data\ndvx: 1\npath: no');
+  await dvxOk(ws, ['add', 'notes']);
+  assert.match(readFileSync(join(ws, 'notes.dvx'), 'utf8'), /path: notes\n/);
+});
+
 test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
   const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');

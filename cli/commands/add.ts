@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
@@ -13,6 +14,7 @@ export async function run(paths: string[], opts: AddOptions): Promise<void> {
   const ws = Workspace.find();
   try {
     const targets = validateTargets(ws, paths);
+    if (opts.gitAdd !== false) refuseIgnoredPointers(ws, targets);
     const scans = targets.map((t) => ({ path: t, scan: Snapshotter.scan(ws, t) }));
     const totalBytes = scans.reduce((n, s) => n + s.scan.files.reduce((m, f) => m + f.stat.size, 0), 0);
     const progress = new Progress('adding', totalBytes, opts);
@@ -52,12 +54,47 @@ function validateTargets(ws: Workspace, paths: string[]): string[] {
     if (contains) throw new DvxError('overlap', `${t} contains the tracked path ${contains.dataPath}`, `remove ${contains.pointerPath} first, or add paths inside ${t} one by one`);
     const other = targets.find((o) => o !== t && t.startsWith(o + '/'));
     if (other) throw new DvxError('overlap', `${t} is inside ${other}, also being added`, `add only ${other}`);
+    refuseForeignPointerPath(ws, t);
   }
   const inGit = gitSync(ws.root, ['ls-files', '-z', '--cached', '--', ...targets]).split('\0').filter(Boolean);
   if (inGit.length > 0) {
     throw new DvxError('tracked_by_git', `${inGit[0]}${inGit.length > 1 ? ` (and ${inGit.length - 1} more)` : ''} is committed to git itself`, `stop tracking it in git first: \`git rm -r --cached ${targets.join(' ')}\``);
   }
   return targets;
+}
+
+/**
+ * `<path>.dvx` is where the pointer goes: a file there that is not one (nor a
+ * broken one, which adding is a way to fix) is the user's, and would be lost.
+ */
+function refuseForeignPointerPath(ws: Workspace, dataPath: string): void {
+  const pointerPath = `${dataPath}.dvx`;
+  let head: string;
+  try {
+    const fd = openSync(ws.abs(pointerPath), 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  if (/^(# dvx pointer|dvx: )/m.test(head)) return;
+  throw new DvxError('bad_path', `${pointerPath} exists and is not a dvx pointer; adding ${dataPath} would overwrite it`, `rename or remove ${pointerPath} first`);
+}
+
+/** git would refuse to stage a pointer it ignores, after the data was stored: say so before. */
+function refuseIgnoredPointers(ws: Workspace, targets: string[]): void {
+  const pointers = targets.map((t) => `${t}.dvx`);
+  const ignored = gitSync(ws.root, ['check-ignore', '--no-index', '-z', '--stdin'], { input: pointers.join('\0') + '\0', allowFail: true }).split('\0').filter(Boolean);
+  if (ignored.length === 0) return;
+  throw new DvxError(
+    'pointer_ignored',
+    `git ignores ${ignored.join(', ')}, so the pointer could not be committed`,
+    `\`git check-ignore -v ${ignored[0]}\` shows the rule; add \`!${ignored[0]}\` (and \`!\` lines for its parent directories) to .gitignore, or add with --no-git-add`,
+  );
 }
 
 function report(outcomes: SnapshotOutcome[], newBytes: number, opts: OutputOptions): void {
