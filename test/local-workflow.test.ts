@@ -362,6 +362,23 @@ test('add refuses, before storing anything, a pointer path git ignores and a fil
   assert.match(readFileSync(join(ws, 'notes.dvx'), 'utf8'), /path: notes\n/);
 });
 
+test('checkout names a pointer whose size or file count was edited, instead of restoring data that status then calls modified', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'f.bin'), 'twelve bytes');
+  mkdirSync(join(ws, 'd'));
+  writeFileSync(join(ws, 'd/a'), 'a');
+  await dvxOk(ws, ['add', 'f.bin', 'd']);
+  rmSync(join(ws, 'f.bin'));
+  rmSync(join(ws, 'd'), { recursive: true });
+  writeFileSync(join(ws, 'f.bin.dvx'), readFileSync(join(ws, 'f.bin.dvx'), 'utf8').replace('size: 12', 'size: 13'));
+  writeFileSync(join(ws, 'd.dvx'), readFileSync(join(ws, 'd.dvx'), 'utf8').replace('files: 1', 'files: 5'));
+  const r = await dvx(ws, ['checkout']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /f\.bin\.dvx says size 13 .* has size 12 .*: the pointer was edited/);
+  assert.match(r.stderr, /d\.dvx says 1 bytes in 5 files, but the version it names has 1 bytes in 1 files/);
+  assert.ok(!existsSync(join(ws, 'f.bin')));
+});
+
 test('--help is available for every command; usage errors exit 2 and say what is wrong', async (t) => {
   const ws = tempDir(t);
   const commandsIn = (help: string) => [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');

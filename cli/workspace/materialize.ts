@@ -56,10 +56,16 @@ export class Materializer {
       // Checked before anything is written: a typo must not half-restore the directory.
       if (absent.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${absent.join(', ')}`, `\`dvx checkout ${t.dataPath}\` restores all of ${t.dataPath}`);
       const problems = this.result.conflicts.length + this.result.failed.length;
-      if (t.pointer.type === 'file') {
-        await this.file(t.dataPath, t.pointer.sha256, t.pointer.manifest, undefined);
+      const p = t.pointer;
+      if (p.type === 'file') {
+        const m = this.cache.fileManifest(p.manifest);
+        if (m.size !== p.size || m.sha256 !== p.sha256) throw editedPointer(t, `size ${p.size} and sha256 ${p.sha256.slice(0, 12)}…`, `size ${m.size} and sha256 ${m.sha256.slice(0, 12)}…`);
+        await this.file(t.dataPath, p.sha256, p.manifest, undefined);
       } else {
-        await this.dir(t.dataPath, this.cache.treeManifest(t.pointer.manifest), only);
+        const tree = this.cache.treeManifest(p.manifest);
+        const size = tree.entries.reduce((n, e) => n + e.size, 0);
+        if (size !== p.size || tree.entries.length !== (p.files ?? tree.entries.length)) throw editedPointer(t, `${p.size} bytes in ${p.files} files`, `${size} bytes in ${tree.entries.length} files`);
+        await this.dir(t.dataPath, tree, only);
       }
       if (!only && this.result.conflicts.length + this.result.failed.length === problems) this.stats.recordSynced(t.dataPath, t.pointer.manifest);
     } catch (err) {
@@ -220,6 +226,11 @@ export class Materializer {
     this.swept.add(dirAbs);
     removeStaleTemps(dirAbs);
   }
+}
+
+/** The manifest id is a hash of the manifest: when the two disagree, the pointer is what changed. */
+function editedPointer(t: Tracked, says: string, has: string): DvxError {
+  return new DvxError('bad_pointer', `${t.pointerPath} says ${says}, but the version it names has ${has}: the pointer was edited`, `\`git checkout -- ${t.pointerPath}\` restores the committed pointer; \`dvx add ${t.dataPath}\` records the data now there`);
 }
 
 function inTheWay(st: Stats): string {
