@@ -158,7 +158,7 @@ program
 
 program
   .command('diff')
-  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the pointers in the working tree; data not yet recorded with `dvx add` shows in `dvx status`)')
+  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the pointers in the working tree; data not yet recorded with `dvx add` shows in `dvx status`). A path whose pointer file is invalid at either end is listed as invalid, and the command exits 1')
   .argument('[rev-a]', 'the older revision (default HEAD)')
   .argument('[rev-b]', 'the newer revision (default: the pointers in the working tree)')
   .addOption(json())

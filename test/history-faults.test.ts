@@ -56,3 +56,62 @@ test('gc skips an invalid pointer in an old commit with one warning, and keeps e
   await dvxOk(ws, ['checkout', '--force', 'f']);
   assert.deepEqual(readFileSync(join(ws, 'f')), v2);
 });
+
+test('diff lists an invalid working-tree pointer as invalid, with its error, never as removed, and exits 1', async (t) => {
+  const ws = await workspace(t);
+  const v1 = seededBytes(31, 50_000);
+  writeFileSync(join(ws, 'f'), v1);
+  await dvxOk(ws, ['add', '-q', 'f']);
+  git(ws, ['commit', '-qm', 'v1']);
+  writeFileSync(join(ws, 'g'), seededBytes(32, 1000));
+  await dvxOk(ws, ['add', '-q', 'g']);
+
+  writeFileSync(join(ws, 'f.dvx'), readFileSync(join(ws, 'f.dvx'), 'utf8').slice(0, 50));
+  const text = await dvx(ws, ['diff']);
+  assert.equal(text.code, 1, text.stderr);
+  assert.match(text.stdout, /^invalid  f  \(working tree\): f\.dvx: is truncated \(no final newline\)\n {9}restore it with `git checkout -- f\.dvx`/m);
+  assert.match(text.stdout, /^added    g  /m, 'the other changes are still listed');
+  assert.doesNotMatch(text.stdout, /removed/);
+  assert.match(text.stderr, /^dvx: error: 1 path could not be compared \(invalid pointer file\): f$/m);
+  const json = await dvx(ws, ['diff', '--json']);
+  assert.equal(json.code, 1);
+  const d = JSON.parse(json.stdout);
+  assert.deepEqual(d.removed, []);
+  assert.deepEqual(d.added.map((x: any) => x.path), ['g']);
+  assert.deepEqual(d.invalid.map((x: any) => [x.path, x.in]), [['f', 'working tree']]);
+  assert.match(d.invalid[0].error, /is truncated/);
+
+  // A merge that changed f on both sides leaves conflict markers in f.dvx.
+  git(ws, ['checkout', '-q', 'f.dvx']);
+  git(ws, ['commit', '-qm', 'g']);
+  git(ws, ['checkout', '-qb', 'other']);
+  writeFileSync(join(ws, 'f'), seededBytes(33, 50_000));
+  await dvxOk(ws, ['add', '-q', 'f']);
+  git(ws, ['commit', '-qm', 'f on other']);
+  git(ws, ['checkout', '-q', 'main']);
+  writeFileSync(join(ws, 'f'), seededBytes(34, 50_000));
+  await dvxOk(ws, ['add', '-q', 'f']);
+  git(ws, ['commit', '-qm', 'f on main']);
+  assert.throws(() => git(ws, ['merge', '-q', 'other']));
+  const conflict = await dvx(ws, ['diff']);
+  assert.equal(conflict.code, 1, conflict.stderr);
+  assert.match(conflict.stdout, /^invalid  f  \(working tree\): f\.dvx has unresolved merge conflict markers/m);
+  assert.doesNotMatch(conflict.stdout, /removed/);
+});
+
+test('diff between revisions lists a path whose pointer is invalid at either end as invalid, naming the commit', async (t) => {
+  const { ws, oops } = await brokenBranch(t);
+  // Across the broken commit: both ends are valid.
+  const across = await dvxJson(ws, ['diff', 'HEAD~2', 'HEAD']);
+  assert.deepEqual(across.changed.map((x: any) => x.path), ['f']);
+  assert.deepEqual(across.invalid, []);
+
+  for (const [a, b, end] of [['HEAD~2', 'HEAD~1', 'HEAD~1'], ['HEAD~1', 'HEAD', 'HEAD~1']] as const) {
+    const r = await dvx(ws, ['diff', a, b]);
+    assert.equal(r.code, 1, `${a} ${b}: ${r.stderr}`);
+    assert.equal(r.stdout, `invalid  f  (${end}): f.dvx in commit ${oops.slice(0, 10)} is not a valid pointer: line 8 is not "key: value": "<<<<<<< HEAD"\n`, `${a} ${b}`);
+    const d = JSON.parse((await dvx(ws, ['diff', a, b, '--json'])).stdout);
+    assert.deepEqual([d.added, d.removed, d.changed], [[], [], []], `${a} ${b}: neither added nor removed`);
+    assert.deepEqual(d.invalid.map((x: any) => [x.path, x.in]), [['f', end]]);
+  }
+});
