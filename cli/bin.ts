@@ -152,7 +152,7 @@ program
   .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each)')
   .argument('<path>', 'a tracked file or directory (or its pointer)')
   .option('--rev <rev>', 'start from this revision', 'HEAD')
-  .option('-n, --max-count <n>', 'show at most n versions')
+  .option('-n, --max-count <n>', 'show at most n versions (a whole number, at least 1)')
   .addOption(json())
   .action(action(() => import('./commands/log.ts')));
 

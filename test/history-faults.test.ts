@@ -115,3 +115,20 @@ test('diff between revisions lists a path whose pointer is invalid at either end
     assert.deepEqual(d.invalid.map((x: any) => [x.path, x.in]), [['f', end]]);
   }
 });
+
+test('log -n takes only a whole number of at least 1: anything else is a usage error', async (t) => {
+  const ws = await workspace(t);
+  for (const v of ['1', '2', '3']) {
+    writeFileSync(join(ws, 'f'), v);
+    await dvxOk(ws, ['add', '-q', 'f']);
+    git(ws, ['commit', '-qm', `v${v}`]);
+  }
+  for (const n of ['abc', '1.5', '-1', '0', '', '1e1', '0x2']) {
+    const r = await dvx(ws, ['log', 'f', '-n', n]);
+    assert.equal(r.code, 2, `-n ${JSON.stringify(n)}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`--max-count must be a whole number of at least 1, got ${n.replace('.', '\\.')}$`, 'm'));
+  }
+  assert.deepEqual((await dvxJson(ws, ['log', 'f', '-n', '2'])).versions.map((v: any) => v.message), ['v3', 'v2']);
+  assert.deepEqual((await dvxJson(ws, ['log', 'f', '--max-count=1'])).versions.map((v: any) => v.message), ['v3']);
+});

@@ -10,8 +10,15 @@ interface LogOptions extends OutputOptions {
   maxCount?: string;
 }
 
+function maxCount(value: string | undefined): number {
+  if (value === undefined) return Infinity;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new DvxError('usage', `--max-count must be a whole number of at least 1, got ${value}`);
+  return Number(value);
+}
+
 /** `dvx log <path>`: the versions of a dataset across the local git history, newest first. */
 export async function run(path: string, opts: LogOptions): Promise<void> {
+  const limit = maxCount(opts.maxCount);
   const ws = Workspace.find();
   try {
     const rel = ws.rel(path);
@@ -20,7 +27,6 @@ export async function run(path: string, opts: LogOptions): Promise<void> {
     const rev = opts.rev ?? 'HEAD';
     const tip = await history.resolve(rev);
     if (!tip) throw new DvxError('bad_revision', `${rev} does not name a commit`, rev === 'HEAD' ? 'make a first commit' : 'use a branch, tag or commit sha');
-    const limit = opts.maxCount ? Number(opts.maxCount) : Infinity;
     const cache = await ws.cache();
     const versions: { commit: string; time: number; author: string; message: string; pointer: Pointer | null; newBytes: number | undefined }[] = [];
     for (const c of await history.ancestry([tip])) {
