@@ -132,3 +132,25 @@ test('log -n takes only a whole number of at least 1: anything else is a usage e
   assert.deepEqual((await dvxJson(ws, ['log', 'f', '-n', '2'])).versions.map((v: any) => v.message), ['v3', 'v2']);
   assert.deepEqual((await dvxJson(ws, ['log', 'f', '--max-count=1'])).versions.map((v: any) => v.message), ['v3']);
 });
+
+test('log lists a commit whose pointer file is invalid as invalid, warns once naming the commit and file, and goes on', async (t) => {
+  const { ws, v2, oops } = await brokenBranch(t);
+  const r = await dvx(ws, ['log', 'f']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.trimEnd().split('\n');
+  assert.equal(out.length, 3, r.stdout);
+  assert.match(out[0]!, /^[0-9a-f]{10} .* 303 KiB  [0-9a-f]{12}  +\? new  dvx test: fix$/);
+  assert.match(out[1]!, new RegExp(`^${oops.slice(0, 10)}  .*  invalid  f\\.dvx is not a valid pointer  dvx test: oops$`));
+  assert.match(out[2]!, /  293 KiB  [0-9a-f]{12}  +293 KiB new  dvx test: v1$/);
+  assert.equal(r.stderr, `dvx: warning: commit ${oops.slice(0, 10)}: f.dvx is not a valid pointer (line 8 is not "key: value": "<<<<<<< HEAD"); listed as invalid: what it held there is unknown\n`);
+
+  git(ws, ['checkout', '-q', 'main']);
+  const log = await dvxJson(ws, ['log', 'f', '--rev', 'wip']);
+  assert.deepEqual(log.versions.map((v: any) => v.message), ['fix', 'oops', 'v1']);
+  assert.equal(log.versions[0].size, v2.length);
+  assert.equal(log.versions[0].newBytes, null, 'new compared with what? the version before it is unknown');
+  assert.deepEqual(log.versions[1].invalid, { pointer: 'f.dvx', error: 'line 8 is not "key: value": "<<<<<<< HEAD"' });
+  assert.equal(log.versions[1].removed, false);
+  assert.equal(log.versions[1].size, undefined);
+  assert.deepEqual((await dvxJson(ws, ['log', 'f', '--rev', 'wip', '-n', '1'])).versions.map((v: any) => v.message), ['fix']);
+});
