@@ -149,8 +149,8 @@ transferOptions(program.command('pull').description('fetch, then check out: make
 
 program
   .command('log')
-  .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each)')
-  .argument('<path>', 'a tracked file or directory (or its pointer)')
+  .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each); a commit whose pointer file is invalid is listed as invalid')
+  .argument('<path>', 'a tracked file or directory (or its pointer), or a path inside a tracked directory: the versions of the directory in which it changed')
   .option('--rev <rev>', 'start from this revision', 'HEAD')
   .option('-n, --max-count <n>', 'show at most n versions (a whole number, at least 1)')
   .addOption(json())

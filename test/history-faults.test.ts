@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
 
 /**
@@ -153,4 +154,68 @@ test('log lists a commit whose pointer file is invalid as invalid, warns once na
   assert.equal(log.versions[1].removed, false);
   assert.equal(log.versions[1].size, undefined);
   assert.deepEqual((await dvxJson(ws, ['log', 'f', '--rev', 'wip', '-n', '1'])).versions.map((v: any) => v.message), ['fix']);
+});
+
+test('log of a path inside a tracked directory lists the versions of the directory in which that path changed', async (t) => {
+  const ws = await workspace(t);
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  mkdirSync(join(ws, 'd/s'), { recursive: true });
+  const commit = async (message: string, files: Record<string, string | null>) => {
+    for (const [p, content] of Object.entries(files)) if (content === null) rmSync(join(ws, p));
+    else writeFileSync(join(ws, p), content);
+    await dvxOk(ws, ['add', '-q', 'd']);
+    git(ws, ['commit', '-qm', message]);
+  };
+  await commit('d1', { 'd/a': 'a\n', 'd/b': 'b\n', 'd/s/x': 's\n' });
+  await commit('d2 a changed', { 'd/a': 'a2\n' });
+  await commit('d3 b changed', { 'd/b': 'b2\n' });
+  await commit('d4 s/y added', { 'd/s/y': 'y2\n' });
+  await commit('d5 b removed', { 'd/b': null });
+
+  const b = await dvxJson(ws, ['log', 'd/b']);
+  assert.equal(b.path, 'd/b');
+  assert.deepEqual(b.versions.map((v: any) => [v.message, v.removed, v.inside, v.size, v.sha256]), [
+    ['d5 b removed', true, undefined, undefined, undefined],
+    ['d3 b changed', false, 'd', 3, sha('b2\n')],
+    ['d1', false, 'd', 2, sha('b\n')],
+  ]);
+  assert.deepEqual(b.versions.slice(1).map((v: any) => v.newBytes), [3, 2]);
+  const text = (await dvxOk(ws, ['log', 'd/b'])).stdout.trimEnd().split('\n');
+  assert.equal(text.length, 3);
+  assert.match(text[0]!, /     removed  dvx test: d5 b removed$/);
+  assert.match(text[1]!, new RegExp(`  3 B  ${sha('b2\n').slice(0, 12)}  +3 B new  dvx test: d3 b changed$`));
+
+  const s = await dvxJson(ws, ['log', 'd/s']);
+  assert.deepEqual(s.versions.map((v: any) => [v.message, v.files, v.size, v.sha256]), [
+    ['d4 s/y added', 2, 5, null],
+    ['d1', 1, 2, null],
+  ]);
+  assert.deepEqual((await dvxJson(ws, ['log', 'd/b', '-n', '1'])).versions.map((v: any) => v.message), ['d5 b removed']);
+  assert.equal((await dvxJson(ws, ['log', 'd'])).versions.length, 5, 'the directory itself: every version');
+
+  for (const p of ['d/nope', 'nope']) {
+    const r = await dvxOk(ws, ['log', p]);
+    assert.equal(r.stdout, `${p} is not tracked in any commit reachable from HEAD\n`);
+    assert.deepEqual((await dvxJson(ws, ['log', p])).versions, []);
+  }
+
+  // A clone without the data has none of the tree manifests: whether d/b changed is unknown, and log says so.
+  const clone = join(tempDir(t), 'clone');
+  git(ws, ['clone', '-q', ws, clone]);
+  const r = await dvx(clone, ['log', 'd/b']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 5, r.stdout);
+  for (const l of lines) assert.match(l, /  unknown  d's tree manifest [0-9a-f]{12} is not in the local cache  dvx test: d\d/);
+  assert.match(r.stderr, /^dvx: warning: whether d\/b changed in 5 commits is unknown: the tree manifest of d there is not in the local cache/);
+  const j = await dvxJson(clone, ['log', 'd/b']);
+  assert.ok(j.versions.every((v: any) => /^[0-9a-f]{64}$/.test(v.unknown.manifest) && v.inside === 'd' && v.size === undefined), JSON.stringify(j));
+  // With the newest version's manifest but not its parent's, the newest commit is still unknown (d/b may have been gone before it), naming the missing manifest.
+  mkdirSync(join(clone, 'd/s'), { recursive: true });
+  for (const [p, content] of Object.entries({ 'd/a': 'a2\n', 'd/s/x': 's\n', 'd/s/y': 'y2\n' })) writeFileSync(join(clone, p), content);
+  await dvxOk(clone, ['add', '-q', 'd']);
+  assert.equal(git(clone, ['status', '--porcelain', 'd.dvx']), '', 'the same version as HEAD');
+  const parent = /^manifest: (.*)$/m.exec(git(clone, ['show', 'HEAD~1:d.dvx']))![1];
+  const first = (await dvxJson(clone, ['log', 'd/b'])).versions[0];
+  assert.deepEqual([first.message, first.unknown?.manifest], ['d5 b removed', parent]);
 });
