@@ -115,6 +115,15 @@ test('diff between revisions lists a path whose pointer is invalid at either end
     assert.deepEqual([d.added, d.removed, d.changed], [[], [], []], `${a} ${b}: neither added nor removed`);
     assert.deepEqual(d.invalid.map((x: any) => [x.path, x.in]), [['f', end]]);
   }
+
+  // The same broken file at both ends is no change between them.
+  git(ws, ['checkout', '-q', 'HEAD~1']);
+  writeFileSync(join(ws, 'g'), 'g');
+  await dvxOk(ws, ['add', '-q', 'g']);
+  git(ws, ['commit', '-qm', 'g beside the broken f']);
+  const same = await dvx(ws, ['diff', 'HEAD~1', 'HEAD', '--json']);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual([JSON.parse(same.stdout).added.map((x: any) => x.path), JSON.parse(same.stdout).invalid], [['g'], []]);
 });
 
 test('log -n takes only a whole number of at least 1: anything else is a usage error', async (t) => {

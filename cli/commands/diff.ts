@@ -5,11 +5,11 @@ import { GitHistory } from '../history/git-history.ts';
 import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
-/** The pointers at one end of a diff, and the pointer files there that do not decode (data path → why). */
+/** The pointers at one end of a diff, and the pointer files there that do not decode (data path → why, and the git blob of a committed one). */
 interface End {
   readonly label: string;
   readonly pointers: Map<string, Pointer>;
-  readonly invalid: Map<string, { error: string; hint?: string }>;
+  readonly invalid: Map<string, { error: string; hint?: string; blob?: string }>;
 }
 
 /**
@@ -20,7 +20,8 @@ interface End {
  * A pointer file that does not decode at either end says nothing about its
  * data: the path is listed as invalid, never as added or removed, and the
  * command exits 1 after printing everything else, so that a script reading
- * only added/removed/changed does not take the answer as complete.
+ * only added/removed/changed does not take the answer as complete. The same
+ * broken file committed at both ends is not a change and is not listed.
  */
 export async function run(a: string | undefined, b: string | undefined, opts: OutputOptions): Promise<void> {
   const ws = Workspace.find();
@@ -39,7 +40,7 @@ export async function run(a: string | undefined, b: string | undefined, opts: Ou
       if (!sha) throw new DvxError('bad_revision', `${rev} does not name a commit`);
       const all = await history.allAt(sha);
       for (const [path, p] of all.set) end.pointers.set(path, p);
-      for (const [path, bad] of all.invalid) end.invalid.set(path, { error: `${bad.pointerPath} in commit ${sha.slice(0, 10)} is not a valid pointer: ${bad.reason}` });
+      for (const [path, bad] of all.invalid) end.invalid.set(path, { error: `${bad.pointerPath} in commit ${sha.slice(0, 10)} is not a valid pointer: ${bad.reason}`, blob: bad.blob });
       return end;
     };
     const from = await at(a ?? 'HEAD');
@@ -53,7 +54,9 @@ export async function run(a: string | undefined, b: string | undefined, opts: Ou
         const old = from.pointers.get(path)!;
         return { path, from: { size: old.size, sha256: old.sha256 }, to: { size: p.size, sha256: p.sha256 }, sizeDelta: p.size - old.size, newBytes: newBytes(cache, old, p) ?? null };
       });
-    const invalid = [from, to].flatMap((end) => [...end.invalid].map(([path, e]) => ({ path, in: end.label, ...e })));
+    // The same broken file at both ends did not change: nothing to say about it between these two commits.
+    const unchanged = (path: string) => from.invalid.get(path)?.blob !== undefined && from.invalid.get(path)?.blob === to.invalid.get(path)?.blob;
+    const invalid = [from, to].flatMap((end) => [...end.invalid].filter(([path]) => !unchanged(path)).map(([path, e]) => ({ path, in: end.label, error: e.error, ...(e.hint ? { hint: e.hint } : {}) })));
     const result = { from: from.label, to: to.label, added, removed, changed, invalid };
     if (opts.json) printJson(result);
     else if (added.length + removed.length + changed.length + invalid.length === 0) info(opts, `no dataset changes between ${result.from} and ${result.to}`);

@@ -52,6 +52,8 @@ export interface PointerChanges {
 export interface InvalidPointer {
   readonly commit: string;
   readonly pointerPath: string;
+  /** git blob id of the file: the same id in two commits is the same bytes */
+  readonly blob: string;
   /** what the decoder found wrong */
   readonly reason: string;
 }
@@ -216,7 +218,7 @@ export class GitHistory {
       for (const f of list) {
         const data = dataPathOf(f.path)!;
         if (f.blob === undefined) out.removed.push(data);
-        else this.record(out, data, f.path, pairs[i]!.to, this.decodeOnce(f.blob, () => contents.get(f.blob!)!));
+        else this.record(out, data, f.path, pairs[i]!.to, f.blob, this.decodeOnce(f.blob, () => contents.get(f.blob!)!));
       }
       return out;
     });
@@ -252,7 +254,7 @@ export class GitHistory {
       const data = dataPathOf(path);
       if (data === undefined) continue;
       const yPointer = y?.type === 'blob' ? y.oid : undefined;
-      if (yPointer) this.record(out, data, path, commit, await this.pointer(yPointer));
+      if (yPointer) this.record(out, data, path, commit, yPointer, await this.pointer(yPointer));
       else if (x?.type === 'blob') out.removed.push(data);
     }
   }
@@ -278,13 +280,13 @@ export class GitHistory {
     return p;
   }
 
-  private record(out: PointerChanges, data: string, path: string, commit: string, p: Pointer | BadBlob): void {
+  private record(out: PointerChanges, data: string, path: string, commit: string, blob: string, p: Pointer | BadBlob): void {
     if (!('reason' in p)) {
       out.set.set(data, p);
       return;
     }
     if (this.opts.invalidPointers !== 'report') throw new DvxError('bad_pointer', `commit ${commit.slice(0, 10)}: ${path} is not a valid pointer: ${p.reason}`, 'fix the pointer in a new commit (`dvx add` rewrites it)');
-    out.invalid.set(data, { commit, pointerPath: path, reason: p.reason });
+    out.invalid.set(data, { commit, pointerPath: path, blob, reason: p.reason });
   }
 
   /**
