@@ -149,16 +149,16 @@ transferOptions(program.command('pull').description('fetch, then check out: make
 
 program
   .command('log')
-  .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each)')
-  .argument('<path>', 'a tracked file or directory (or its pointer)')
+  .description('the versions of a dataset across the git history (commit, date, size, sha256, bytes new in each); a commit whose pointer file is invalid is listed as invalid')
+  .argument('<path>', 'a tracked file or directory (or its pointer), or a path inside a tracked directory: the versions of the directory in which it changed')
   .option('--rev <rev>', 'start from this revision', 'HEAD')
-  .option('-n, --max-count <n>', 'show at most n versions')
+  .option('-n, --max-count <n>', 'show at most n versions (a whole number, at least 1)')
   .addOption(json())
   .action(action(() => import('./commands/log.ts')));
 
 program
   .command('diff')
-  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the pointers in the working tree; data not yet recorded with `dvx add` shows in `dvx status`)')
+  .description('tracked paths added, removed or changed between two revisions (default: HEAD and the pointers in the working tree; data not yet recorded with `dvx add` shows in `dvx status`). A path whose pointer file is invalid at either end is listed as invalid, and the command exits 1')
   .argument('[rev-a]', 'the older revision (default HEAD)')
   .argument('[rev-b]', 'the newer revision (default: the pointers in the working tree)')
   .addOption(json())

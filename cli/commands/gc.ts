@@ -1,6 +1,7 @@
 import { GitHistory } from '../history/git-history.ts';
+import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import { collectGarbage } from '../cache/collect.ts';
-import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
+import { formatBytes, info, plural, printJson, warn, type OutputOptions } from '../ui.ts';
 import { Workspace } from '../workspace/workspace.ts';
 import type { Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
@@ -19,7 +20,9 @@ export async function run(opts: GcOptions): Promise<void> {
   const ws = Workspace.find();
   try {
     const cache = await ws.cache({ exclusive: true });
-    const history = GitHistory.open(ws.root);
+    // A bad pointer file in an old commit names no data, so there is nothing to keep for it; it must not stop gc for good.
+    const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
+    const warnInvalid = invalidPointerWarner('it names no data, so gc keeps nothing for it');
     const tips = (await history.localRefs()).map((r) => r.sha);
     const head = await history.resolve('HEAD');
     if (head) tips.push(head);
@@ -28,10 +31,16 @@ export async function run(opts: GcOptions): Promise<void> {
     // Every pointer of every reachable commit is in that commit's changes
     // against its first parent, or in an ancestor's: the union covers them all.
     const pointers = new Map<string, Pick<Pointer, 'type' | 'manifest'>>();
+    // An invalid file does not break that: a valid pointer after it differs from it, so is in its commit's changes.
     for (const c of await history.ancestry([...new Set(tips)])) {
-      for (const p of (await history.changes(c.parents[0], c.sha)).set.values()) pointers.set(p.manifest, p);
+      const changes = await history.changes(c.parents[0], c.sha);
+      for (const p of changes.set.values()) pointers.set(p.manifest, p);
+      for (const bad of changes.invalid.values()) warnInvalid(bad);
     }
-    for (const t of ws.tracked()) if (t.pointer) pointers.set(t.pointer.manifest, t.pointer);
+    for (const t of ws.tracked()) {
+      if (t.pointer) pointers.set(t.pointer.manifest, t.pointer);
+      else if (t.error) warn(`${t.error.message}: it names no data, so gc keeps nothing for it beyond what commits name`);
+    }
 
     const keep = new Set<string>();
     for (const p of pointers.values()) {

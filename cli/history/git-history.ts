@@ -40,6 +40,37 @@ export interface PointerChanges {
   readonly set: Map<string, Pointer>;
   /** data paths whose pointer was removed */
   readonly removed: string[];
+  /**
+   * data path → a pointer file added or changed that does not decode. Only
+   * filled when the history was opened with `invalidPointers: 'report'`;
+   * otherwise such a file is an error.
+   */
+  readonly invalid: Map<string, InvalidPointer>;
+}
+
+/** A pointer file in a commit that is not a valid pointer (a hand edit, or a merge committed with its conflict markers). */
+export interface InvalidPointer {
+  readonly commit: string;
+  readonly pointerPath: string;
+  /** git blob id of the file: the same id in two commits is the same bytes */
+  readonly blob: string;
+  /** what the decoder found wrong */
+  readonly reason: string;
+}
+
+export interface HistoryOptions {
+  /**
+   * What an invalid pointer file in a commit does: 'throw' (the default) makes
+   * the read fail; 'report' lists it in PointerChanges.invalid, for commands
+   * that can carry on without it. History cannot be fixed, only added to, so
+   * a command that reads old commits must not be stopped by one bad file.
+   */
+  readonly invalidPointers?: 'throw' | 'report';
+}
+
+/** Why a blob is not a valid pointer, remembered per blob id like a decoded pointer. */
+interface BadBlob {
+  readonly reason: string;
 }
 
 const ZERO = /^0+$/;
@@ -55,17 +86,17 @@ function isoGit(): Promise<typeof import('isomorphic-git').default> {
 export class GitHistory {
   private readonly cache = {};
   private readonly commits = new Map<string, CommitInfo>();
-  private readonly pointerBlobs = new Map<string, Pointer>();
+  private readonly pointerBlobs = new Map<string, Pointer | BadBlob>();
   private readonly trees = new Map<string, Promise<string[]>>();
   private readonly fs: GitFs & PromiseFsClient;
 
-  private constructor(readonly dir: string, readonly gitdir: string) {
+  private constructor(readonly dir: string, readonly gitdir: string, private readonly opts: HistoryOptions) {
     this.fs = gitFs(gitdir);
   }
 
-  static open(root: string): GitHistory {
+  static open(root: string, opts: HistoryOptions = {}): GitHistory {
     const raw = gitSync(root, ['rev-parse', '--git-dir']).trim();
-    return new GitHistory(root, isAbsolute(raw) ? raw : join(root, raw));
+    return new GitHistory(root, isAbsolute(raw) ? raw : join(root, raw), opts);
   }
 
   private get base() {
@@ -160,7 +191,12 @@ export class GitHistory {
 
   /** Every pointer in a commit, by data path. */
   async pointersAt(sha: string): Promise<Map<string, Pointer>> {
-    return (await this.changesMany([{ from: undefined, to: sha }]))[0]!.set;
+    return (await this.allAt(sha)).set;
+  }
+
+  /** Every pointer file in a commit: the valid ones in `set`, the others (when reported) in `invalid`. */
+  async allAt(sha: string): Promise<PointerChanges> {
+    return (await this.changesMany([{ from: undefined, to: sha }]))[0]!;
   }
 
   /**
@@ -178,11 +214,11 @@ export class GitHistory {
     for (const list of files) for (const f of list) if (f.blob && !this.pointerBlobs.has(f.blob) && !contents.has(f.blob)) unread.add(f.blob);
     for (const [id, bytes] of readBlobs(this.dir, [...unread])) contents.set(id, bytes);
     return files.map((list, i) => {
-      const out: PointerChanges = { set: new Map(), removed: [] };
+      const out: PointerChanges = { set: new Map(), removed: [], invalid: new Map() };
       for (const f of list) {
         const data = dataPathOf(f.path)!;
         if (f.blob === undefined) out.removed.push(data);
-        else out.set.set(data, this.decodeOnce(f.blob, f.path, pairs[i]!.to, () => contents.get(f.blob!)!));
+        else this.record(out, data, f.path, pairs[i]!.to, f.blob, this.decodeOnce(f.blob, () => contents.get(f.blob!)!));
       }
       return out;
     });
@@ -192,7 +228,7 @@ export class GitHistory {
   async changes(from: string | undefined, to: string): Promise<PointerChanges> {
     const a = from ? (await this.commit(from)).tree : undefined;
     const b = (await this.commit(to)).tree;
-    const result: PointerChanges = { set: new Map(), removed: [] };
+    const result: PointerChanges = { set: new Map(), removed: [], invalid: new Map() };
     await this.diffTrees(a, b, '', result, to);
     return result;
   }
@@ -218,30 +254,39 @@ export class GitHistory {
       const data = dataPathOf(path);
       if (data === undefined) continue;
       const yPointer = y?.type === 'blob' ? y.oid : undefined;
-      if (yPointer) out.set.set(data, await this.pointer(yPointer, path, commit));
+      if (yPointer) this.record(out, data, path, commit, yPointer, await this.pointer(yPointer));
       else if (x?.type === 'blob') out.removed.push(data);
     }
   }
 
-  private async pointer(blob: string, path: string, commit: string): Promise<Pointer> {
+  private async pointer(blob: string): Promise<Pointer | BadBlob> {
     const p = this.pointerBlobs.get(blob);
     if (p) return p;
     const { blob: bytes } = await this.read(async () => (await isoGit()).readBlob({ ...this.base, oid: blob }));
-    return this.decodeOnce(blob, path, commit, () => bytes);
+    return this.decodeOnce(blob, () => bytes);
   }
 
-  /** A pointer blob decoded once per blob id. */
-  private decodeOnce(blob: string, path: string, commit: string, bytes: () => Uint8Array): Pointer {
+  /** A pointer blob decoded once per blob id; one that does not decode, with the decoder's reason. */
+  private decodeOnce(blob: string, bytes: () => Uint8Array): Pointer | BadBlob {
     let p = this.pointerBlobs.get(blob);
     if (p) return p;
     try {
       p = decodePointer(bytes());
     } catch (err) {
-      if (err instanceof FormatError) throw new DvxError('bad_pointer', `commit ${commit.slice(0, 10)}: ${path} is not a valid pointer: ${err.message.replace(/^pointer file: /, '')}`, 'fix the pointer in a new commit (`dvx add` rewrites it)');
-      throw err;
+      if (!(err instanceof FormatError)) throw err;
+      p = { reason: err.message.replace(/^pointer file: /, '') };
     }
     this.pointerBlobs.set(blob, p);
     return p;
+  }
+
+  private record(out: PointerChanges, data: string, path: string, commit: string, blob: string, p: Pointer | BadBlob): void {
+    if (!('reason' in p)) {
+      out.set.set(data, p);
+      return;
+    }
+    if (this.opts.invalidPointers !== 'report') throw new DvxError('bad_pointer', `commit ${commit.slice(0, 10)}: ${path} is not a valid pointer: ${p.reason}`, 'fix the pointer in a new commit (`dvx add` rewrites it)');
+    out.invalid.set(data, { commit, pointerPath: path, blob, reason: p.reason });
   }
 
   /**
