@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { request } from './support/http.ts';
+import { seededBytes } from './support/prng.ts';
+import { startServer, type TestServer } from './support/server.ts';
+
+/**
+ * Edges of the git integration: hooks that are not plain files, git's
+ * template directory, refs that name no commit, and `dvx get`'s output.
+ */
+
+function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function gitOk(cwd: string, args: string[], env: Record<string, string> = {}): string {
+  const r = gitRun(cwd, args, env);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout + r.stderr;
+}
+
+async function serverRefs(server: TestServer, token: string, repo: string): Promise<Record<string, string>> {
+  const a = await request(server.url, `/api/v1/repos/${repo}/refs`, { token });
+  assert.equal(a.status, 200, a.text());
+  return Object.fromEntries(a.json().refs.map((r: { name: string; sha: string }) => [r.name, r.sha]));
+}
+
+/** A workspace with hooks, a bare git remote `origin` and the server as its dvx remote, one data commit on main. */
+async function pushingWorkspace(t: Parameters<typeof workspace>[0], server: TestServer, repo: string, env: Record<string, string>) {
+  const ws = await workspace(t);
+  const bare = tempDir(t, 'dvx-bare-');
+  git(bare, ['init', '-q', '--bare', '-b', 'main']);
+  git(ws, ['remote', 'add', 'origin', bare]);
+  await dvxOk(ws, ['install']);
+  await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+  mkdirSync(join(ws, 'images'));
+  writeFileSync(join(ws, 'images/a.png'), seededBytes(1, 5000));
+  writeFileSync(join(ws, 'images/b.png'), seededBytes(2, 3000));
+  writeFileSync(join(ws, 'events.csv'), seededBytes(3, 20_000));
+  await dvxOk(ws, ['add', 'images', 'events.csv']);
+  gitOk(ws, ['commit', '-qm', 'data'], env);
+  return ws;
+}
+
+test('pre-push: tags of trees and blobs pass without a record; tags are peeled to their commit; a tag moved off a commit is forgotten', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'tags';
+  const token = await server.token(repo, 'write');
+  const env = { DVX_TOKEN: token };
+  const ws = await pushingWorkspace(t, server, repo, env);
+  const c1 = git(ws, ['rev-parse', 'HEAD']).trim();
+
+  // A tree tag pushed with a branch: git accepts both, and the branch is recorded.
+  git(ws, ['tag', 'treetag', 'HEAD^{tree}']);
+  gitOk(ws, ['push', '-q', 'origin', 'main', 'treetag'], env);
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1 });
+  assert.equal(git(ws, ['ls-remote', 'origin', 'refs/tags/treetag']).split('\t')[0], git(ws, ['rev-parse', 'HEAD^{tree}']).trim());
+
+  // An annotated tag of a blob, alone.
+  git(ws, ['tag', '-a', 'blobtag', '-m', 'a blob', git(ws, ['rev-parse', 'HEAD:events.csv.dvx']).trim()]);
+  gitOk(ws, ['push', '-q', 'origin', 'blobtag'], env);
+
+  // A tag of a tag of a commit names that commit.
+  git(ws, ['tag', '-a', 'inner', '-m', 'inner', 'HEAD']);
+  git(ws, ['tag', '-a', 'outer', '-m', 'outer', 'inner']);
+  gitOk(ws, ['push', '-q', 'origin', 'outer'], env);
+  assert.equal((await serverRefs(server, token, repo))['refs/tags/outer'], c1);
+
+  // A tag that named a commit and is forced onto a tree no longer serves that commit's data.
+  git(ws, ['tag', 'moving', 'HEAD']);
+  gitOk(ws, ['push', '-q', 'origin', 'moving'], env);
+  assert.equal((await serverRefs(server, token, repo))['refs/tags/moving'], c1);
+  git(ws, ['tag', '-f', 'moving', 'HEAD^{tree}']);
+  gitOk(ws, ['push', '-q', '-f', 'origin', 'moving'], env);
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1, 'refs/tags/outer': c1 });
+});
