@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -79,3 +79,55 @@ test('pre-push: tags of trees and blobs pass without a record; tags are peeled t
   gitOk(ws, ['push', '-q', '-f', 'origin', 'moving'], env);
   assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1, 'refs/tags/outer': c1 });
 });
+
+test('install keeps a hook that is a symlink to a missing file: chained as the link, skipped until its target exists, restored by uninstall', async (t) => {
+  const ws = await workspace(t);
+  const hooks = join(ws, '.git/hooks');
+  const shared = join(tempDir(t, 'dvx-shared-hooks-'), 'pre-commit');
+  const sharedPush = join(tempDir(t, 'dvx-shared-hooks-'), 'pre-push');
+  symlinkSync(shared, join(hooks, 'pre-commit'));
+  symlinkSync(sharedPush, join(hooks, 'pre-push'));
+
+  const r = await dvx(ws, ['install', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.chained, ['pre-commit', 'pre-push']);
+  assert.deepEqual(report.missing, [{ hook: 'pre-commit', target: shared }, { hook: 'pre-push', target: sharedPush }]);
+  assert.match(r.stderr, /your pre-commit hook is a symlink to .*pre-commit, which does not exist/);
+  for (const [hook, target] of [['pre-commit', shared], ['pre-push', sharedPush]] as const) {
+    assert.ok(lstatSync(join(hooks, `${hook}.dvx-chained`)).isSymbolicLink(), `${hook} is kept as the link itself`);
+    assert.equal(readlinkSync(join(hooks, `${hook}.dvx-chained`)), target);
+  }
+
+  // Missing, it is skipped, as git skips it without dvx; once there, it runs first.
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  const first = gitRun(ws, ['commit', '-m', 'one']);
+  assert.equal(first.code, 0, first.stderr);
+  writeFileSync(shared, '#!/bin/sh\necho "shared hook ran" >&2\n');
+  chmodSync(shared, 0o755);
+  writeFileSync(join(ws, 'b.txt'), 'b');
+  git(ws, ['add', 'b.txt']);
+  const second = gitRun(ws, ['commit', '-m', 'two']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /shared hook ran/);
+
+  // Installing again refreshes the shims and leaves the links alone.
+  assert.deepEqual((await dvxJson(ws, ['install'])).chained, []);
+  const un = await dvxJson(ws, ['uninstall']);
+  assert.deepEqual(un.restored, ['pre-commit', 'pre-push']);
+  for (const [hook, target] of [['pre-commit', shared], ['pre-push', sharedPush]] as const) {
+    assert.ok(lstatSync(join(hooks, hook)).isSymbolicLink(), `${hook} is a symlink again`);
+    assert.equal(readlinkSync(join(hooks, hook)), target);
+    assert.ok(!existsSync(join(hooks, `${hook}.dvx-chained`)) && !lstatSafe(join(hooks, `${hook}.dvx-chained`)));
+  }
+});
+
+function lstatSafe(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

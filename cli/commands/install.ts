@@ -1,7 +1,7 @@
 import { DvxError } from '../../core/errors.ts';
 import { gitTopLevel } from '../git.ts';
 import { globalTemplateHooksDir, hooksDir, installHooks, uninstallHooks } from '../hooks/installer.ts';
-import { info, printJson, type OutputOptions } from '../ui.ts';
+import { info, printJson, warn, type OutputOptions } from '../ui.ts';
 
 interface InstallOptions extends OutputOptions {
   global?: boolean;
@@ -16,6 +16,7 @@ function targetDir(opts: InstallOptions): string {
 
 export async function install(opts: InstallOptions): Promise<void> {
   const r = installHooks(targetDir(opts));
+  for (const m of r.missing) warn(`your ${m.hook} hook is a symlink to ${m.target}, which does not exist: like git, the hooks skip it until it does`);
   if (opts.json) return printJson(r);
   info(opts, `dvx hooks ${r.installed.length ? 'installed' : 'refreshed'} in ${r.dir}${r.chained.length ? `\nkept your existing ${r.chained.join(', ')} hook(s): they run first` : ''}`);
   if (opts.global) info(opts, 'every new `git clone` or `git init` gets them; run `dvx pull` in a fresh clone to get its data');
