@@ -275,14 +275,14 @@ program
 program
   .command('install')
   .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
-  .option('--global', "install into git's template directory, so every new clone and init gets the hooks")
+  .option('--global', "for every new clone and init: point git's init.templateDir at dvx's own template folder, holding the hooks and a copy of the template git used before (its hooks chained)")
   .addOption(json())
   .action(action(async () => ({ run: (await import('./commands/install.ts')).install })));
 
 program
   .command('uninstall')
   .description('remove the dvx git hooks and restore the hooks that were there before')
-  .option('--global', "from git's template directory")
+  .option('--global', "undo `install --global`: init.templateDir goes back to its previous value (or is unset) and dvx's template folder is deleted")
   .addOption(json())
   .action(action(async () => ({ run: (await import('./commands/install.ts')).uninstall })));
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
@@ -131,3 +131,100 @@ function lstatSafe(path: string): boolean {
     return false;
   }
 }
+
+/** A private HOME and global git config: `--global` must never touch the real ~/.gitconfig. */
+function privateHome(t: Parameters<typeof tempDir>[0]) {
+  const home = tempDir(t, 'dvx-home-');
+  const env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GIT_CONFIG_GLOBAL: join(home, '.gitconfig'), GIT_CONFIG_NOSYSTEM: '1' };
+  writeFileSync(env.GIT_CONFIG_GLOBAL, '[user]\n\temail = test@example.com\n\tname = dvx test\n[commit]\n\tgpgsign = false\n');
+  const config = (key: string) => {
+    const r = gitRun(home, ['config', '--global', '--get', key], env);
+    return r.code === 0 ? r.stdout.replace(/\n$/, '') : undefined;
+  };
+  /** A new repository, as `git init` makes it with this HOME: its .git listed, hooks and all. */
+  const fresh = (name: string) => {
+    const dir = join(home, name);
+    gitOk(home, ['init', '-q', '-b', 'main', dir], env);
+    return { dir, files: listTree(join(dir, '.git')).filter((p) => /^(hooks|info)\/|^description$/.test(p)) };
+  };
+  return { home, env, config, fresh };
+}
+
+function listTree(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listTree(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
+}
+
+const DVX_HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'];
+
+test('install --global keeps what git copies into new repositories; uninstall --global unsets init.templateDir it set', async (t) => {
+  const h = privateHome(t);
+  const before = h.fresh('before');
+  assert.ok(before.files.includes('info/exclude'), `git's default template here: ${before.files.join(' ')}`);
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  const ours = join(h.home, '.config/dvx/git-template');
+  assert.equal(r.templateDir, ours);
+  assert.equal(r.previous, null);
+  assert.equal(h.config('init.templateDir'), ours);
+  const during = h.fresh('during');
+  assert.deepEqual(during.files, [...before.files, ...DVX_HOOKS.map((n) => `hooks/${n}`)].sort(), 'git\'s own template files, and the hooks');
+  assert.match(readFileSync(join(during.dir, '.git/hooks/pre-push'), 'utf8'), /# dvx hook shim/);
+  assert.equal(readFileSync(join(during.dir, '.git/info/exclude'), 'utf8'), readFileSync(join(before.dir, '.git/info/exclude'), 'utf8'));
+
+  const again = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.deepEqual([again.previous, again.chained, again.refreshed.length], [null, [], DVX_HOOKS.length]);
+
+  const un = await dvxJson(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(un.templateDir, null);
+  assert.equal(h.config('init.templateDir'), undefined, 'init.templateDir is unset');
+  assert.equal(h.config('dvx.previousTemplateDir'), undefined);
+  assert.ok(!existsSync(ours));
+  assert.deepEqual(h.fresh('after').files, before.files, 'new repositories are as git makes them without dvx');
+});
+
+test('install --global over a template of your own: copies it, chains its hooks; uninstall --global points init.templateDir back at it, untouched', async (t) => {
+  const h = privateHome(t);
+  const mine = join(h.home, 'my-template');
+  mkdirSync(join(mine, 'hooks'), { recursive: true });
+  mkdirSync(join(mine, 'info'));
+  writeFileSync(join(mine, 'hooks/pre-commit'), '#!/bin/sh\necho "template hook ran" >&2\n');
+  chmodSync(join(mine, 'hooks/pre-commit'), 0o755);
+  writeFileSync(join(mine, 'info/exclude'), '*.log\n');
+  gitOk(h.home, ['config', '--global', 'init.templateDir', '~/my-template'], h.env);
+  const mineBefore = listTree(mine);
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.deepEqual([r.previous, r.copiedFrom, r.chained], ['~/my-template', mine, ['pre-commit']]);
+  assert.deepEqual(listTree(mine), mineBefore, 'your template is not changed');
+  const repo = h.fresh('repo');
+  assert.equal(readFileSync(join(repo.dir, '.git/info/exclude'), 'utf8'), '*.log\n');
+  assert.match(readFileSync(join(repo.dir, '.git/hooks/pre-commit'), 'utf8'), /# dvx hook shim/);
+  writeFileSync(join(repo.dir, 'a.txt'), 'a');
+  gitOk(repo.dir, ['add', 'a.txt'], h.env);
+  assert.match(gitOk(repo.dir, ['commit', '-m', 'a'], h.env), /template hook ran/);
+
+  const un = await dvxJson(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(un.templateDir, '~/my-template');
+  assert.equal(h.config('init.templateDir'), '~/my-template');
+  assert.equal(h.config('dvx.previousTemplateDir'), undefined);
+  assert.deepEqual(listTree(mine), mineBefore);
+  assert.equal(readFileSync(join(h.fresh('later').dir, '.git/hooks/pre-commit'), 'utf8'), '#!/bin/sh\necho "template hook ran" >&2\n');
+});
+
+test("install --global over the hooks-only template folder an older dvx set up: git's defaults are added; uninstall --global unsets init.templateDir", async (t) => {
+  const h = privateHome(t);
+  const expected = h.fresh('plain').files;
+  const ours = join(h.home, '.config/dvx/git-template');
+  mkdirSync(join(ours, 'hooks'), { recursive: true });
+  gitOk(h.home, ['config', '--global', 'init.templateDir', ours], h.env);
+  assert.deepEqual(h.fresh('broken').files, [], 'what the older dvx left: no info/exclude');
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.equal(r.previous, null);
+  assert.deepEqual(h.fresh('repaired').files, [...expected, ...DVX_HOOKS.map((n) => `hooks/${n}`)].sort());
+  await dvxOk(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(h.config('init.templateDir'), undefined);
+  assert.deepEqual(h.fresh('after').files, expected);
+});

@@ -141,19 +141,3 @@ export function uninstallHooks(dir: string): UninstallReport {
   }
   return report;
 }
-
-/**
- * For `--global`: the hooks directory of git's template (init.templateDir),
- * which `git init` and `git clone` copy into every new repository. Sets a
- * template directory of dvx's own when none is configured.
- */
-export function globalTemplateHooksDir(): string {
-  let template = gitSync(process.cwd(), ['config', '--global', '--get', 'init.templateDir'], { allowFail: true }).trim();
-  if (!template) {
-    const base = process.env.XDG_CONFIG_HOME || join(process.env.HOME ?? '', '.config');
-    template = join(base, 'dvx', 'git-template');
-    gitSync(process.cwd(), ['config', '--global', 'init.templateDir', template]);
-  }
-  if (template.startsWith('~/')) template = join(process.env.HOME ?? '', template.slice(2));
-  return join(template, 'hooks');
-}
