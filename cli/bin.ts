@@ -171,7 +171,17 @@ program
   .argument('<repo>', 'repository name')
   .argument('<path>', 'path of the file or directory in the repository')
   .option('--rev <rev>', 'branch, tag or commit', 'main')
-  .option('-o, --output <path>', 'where to write it (- for stdout; default: its name)')
+  .option('-o, --output <path>', 'where to write it (default: its name, here); - writes a file to standard output')
+  .option('-f, --force', 'replace the file or folder that is there')
+  .addHelpText(
+    'after',
+    `
+A file goes to -o's path, or into -o's folder under its own name if that
+folder exists (or -o ends with /). A directory is unpacked into -o's folder,
+which must not exist or be empty; it cannot go to standard output.
+Nothing already there is replaced without --force, and a folder is never
+replaced by a file, nor a file by a folder.`,
+  )
   .addOption(json())
   .addOption(quiet())
   .action(action(() => import('./commands/get.ts')));

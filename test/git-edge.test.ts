@@ -228,3 +228,61 @@ test("install --global over the hooks-only template folder an older dvx set up: 
   assert.equal(h.config('init.templateDir'), undefined);
   assert.deepEqual(h.fresh('after').files, expected);
 });
+
+test('get: a directory cannot go to stdout; -o an existing folder takes a file under its name; nothing is replaced without --force', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'getting';
+  const token = await server.token(repo, 'write');
+  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
+  const env = { DVX_TOKEN: await server.token(repo, 'read') };
+  const out = tempDir(t, 'dvx-get-');
+  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+  const events = seededBytes(3, 20_000);
+
+  // A directory to stdout: refused before anything is written, and nothing named '-' appears.
+  const toStdout = await get(['images', '-o', '-']);
+  assert.equal(toStdout.code, 1);
+  assert.equal(toStdout.stdout, '');
+  assert.match(toStdout.stderr, /images@main is a directory: it cannot be written to standard output/);
+  assert.match(toStdout.stderr, /hint: give -o the folder to unpack it into/);
+  assert.deepEqual(readdirSync(out), []);
+
+  // -o an existing folder, or a path ending in '/': the file goes in under its own name.
+  mkdirSync(join(out, 'into'));
+  const into = await get(['events.csv', '-o', 'into', '--json']);
+  assert.equal(into.code, 0, into.stderr);
+  assert.equal(JSON.parse(into.stdout).output, join(out, 'into/events.csv'));
+  assert.deepEqual(readFileSync(join(out, 'into/events.csv')), events);
+  assert.equal((await get(['events.csv', '-o', 'new/'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'new/events.csv')), events);
+
+  // An existing file is kept unless --force.
+  writeFileSync(join(out, 'mine.csv'), 'mine');
+  for (const args of [['events.csv', '-o', 'mine.csv'], ['events.csv', '-o', 'into']]) {
+    const r = await get(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /exists[^]*hint: add --force to replace it/);
+  }
+  assert.equal(readFileSync(join(out, 'mine.csv'), 'utf8'), 'mine');
+  assert.equal((await get(['events.csv', '-o', 'mine.csv', '--force'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'mine.csv')), events);
+
+  // A directory: into a new or empty folder; a full one only with --force, which replaces it; never over a file.
+  assert.equal((await get(['images', '-o', 'imgs'])).code, 0);
+  mkdirSync(join(out, 'empty'));
+  assert.equal((await get(['images', '-o', 'empty'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'empty/a.png')), seededBytes(1, 5000));
+  writeFileSync(join(out, 'imgs/extra.png'), 'not from the server');
+  const full = await get(['images', '-o', 'imgs']);
+  assert.equal(full.code, 1);
+  assert.match(full.stderr, /imgs exists[^]*--force/);
+  assert.ok(existsSync(join(out, 'imgs/extra.png')));
+  assert.equal((await get(['images', '-o', 'imgs', '--force'])).code, 0);
+  assert.deepEqual(readdirSync(join(out, 'imgs')).sort(), ['a.png', 'b.png']);
+  const overFile = await get(['images', '-o', 'mine.csv', '--force']);
+  assert.equal(overFile.code, 1);
+  assert.match(overFile.stderr, /mine\.csv is a file/);
+
+  assert.deepEqual(readdirSync(out).sort(), ['empty', 'imgs', 'into', 'mine.csv', 'new'], 'failed downloads leave nothing behind');
+});
