@@ -286,3 +286,29 @@ test('get: a directory cannot go to stdout; -o an existing folder takes a file u
 
   assert.deepEqual(readdirSync(out).sort(), ['empty', 'imgs', 'into', 'mine.csv', 'new'], 'failed downloads leave nothing behind');
 });
+
+test('get --rev main~1: one message saying which revisions the server takes (it resolves names, not expressions)', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'revs';
+  const token = await server.token(repo, 'write');
+  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
+  const env = { DVX_TOKEN: await server.token(repo, 'read') };
+  const out = tempDir(t, 'dvx-get-');
+  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+
+  const expr = await get(['events.csv', '--rev', 'main~1']);
+  assert.equal(expr.code, 1);
+  assert.match(expr.stderr, /--rev "main~1": the server takes a branch, a tag, a commit sha \(full or abbreviated\)/);
+  assert.match(expr.stderr, /git rev-parse/);
+  // and the server's own answer says it once too
+  const a = await request(server.url, `/api/v1/repos/${repo}/files/main~1/events.csv`, { token: env.DVX_TOKEN });
+  assert.equal(a.status, 400);
+  assert.equal(a.text().match(/expected/g)?.length, 1, a.text());
+  assert.match(a.text(), /revision expressions such as main~1 are not resolved/);
+  assert.match((await get(['events.csv', '--rev', 'HEAD^'])).stderr, /--rev "HEAD\^": the server takes/);
+  const h = await request(server.url, `/api/v1/repos/${repo}/history?path=events.csv&ref=main~1`, { token: env.DVX_TOKEN });
+  assert.equal(h.status, 400);
+  assert.equal(h.text().match(/expected/g)?.length, 1, h.text());
+  assert.deepEqual(readdirSync(out), []);
+});

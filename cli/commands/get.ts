@@ -43,6 +43,7 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     throw err;
   }
   const rev = opts.rev ?? 'main';
+  checkRev(rev);
   const http = new HttpClient(remote.base, { token: tokenFor(remote.url), remoteName: remote.url });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;
   try {
@@ -72,6 +73,19 @@ export async function run(server: string, repo: string, path: string, opts: GetO
   } finally {
     http.close();
   }
+}
+
+/**
+ * The server resolves names, not git's revision expressions (main~1, HEAD^,
+ * v1:path): say so before asking it, with the forms it takes.
+ */
+function checkRev(rev: string): void {
+  if (!/[\0-\x20\x7f~^:?*[\\]|@\{|\.\./.test(rev)) return;
+  throw new DvxError(
+    'bad_revision',
+    `--rev ${JSON.stringify(rev)}: the server takes a branch, a tag, a commit sha (full or abbreviated) or a content sha256, not a revision expression such as main~1, HEAD^ or main@{1}`,
+    'in a clone, `git rev-parse <expression>` gives the commit sha to pass',
+  );
 }
 
 /**
