@@ -170,8 +170,18 @@ program
   .argument('<server-url>', 'e.g. http://localhost:8080')
   .argument('<repo>', 'repository name')
   .argument('<path>', 'path of the file or directory in the repository')
-  .option('--rev <rev>', 'branch, tag or commit', 'main')
-  .option('-o, --output <path>', 'where to write it (- for stdout; default: its name)')
+  .option('--rev <rev>', 'a branch, tag or commit sha (full or abbreviated), not an expression such as main~1', 'main')
+  .option('-o, --output <path>', 'where to write it (default: its name, here); - writes a file to standard output')
+  .option('-f, --force', 'replace the file or folder that is there')
+  .addHelpText(
+    'after',
+    `
+A file goes to -o's path, or into -o's folder under its own name if that
+folder exists (or -o ends with /). A directory is unpacked into -o's folder,
+which must not exist or be empty; it cannot go to standard output.
+Nothing already there is replaced without --force, and a folder is never
+replaced by a file, nor a file by a folder.`,
+  )
   .addOption(json())
   .addOption(quiet())
   .action(action(() => import('./commands/get.ts')));
@@ -275,14 +285,14 @@ program
 program
   .command('install')
   .description('install git hooks that record pointers on commit, push data on push and check data out after checkout/merge/rebase')
-  .option('--global', "install into git's template directory, so every new clone and init gets the hooks")
+  .option('--global', "for every new clone and init: point git's init.templateDir at dvx's own template folder, holding the hooks and a copy of the template git used before (its hooks chained)")
   .addOption(json())
   .action(action(async () => ({ run: (await import('./commands/install.ts')).install })));
 
 program
   .command('uninstall')
   .description('remove the dvx git hooks and restore the hooks that were there before')
-  .option('--global', "from git's template directory")
+  .option('--global', "undo `install --global`: init.templateDir goes back to its previous value (or is unset) and dvx's template folder is deleted")
   .addOption(json())
   .action(action(async () => ({ run: (await import('./commands/install.ts')).uninstall })));
 

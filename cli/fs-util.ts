@@ -42,7 +42,8 @@ export function removeStaleTemps(dir: string): string[] {
   const removed: string[] = [];
   for (const name of entries) {
     if (!isStaleDvxTemp(name)) continue;
-    rmSync(join(dir, name), { force: true });
+    // a folder too: `dvx get` unpacks a directory into a temp folder
+    rmSync(join(dir, name), { force: true, recursive: true });
     removed.push(name);
   }
   return removed;

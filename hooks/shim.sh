@@ -18,6 +18,8 @@ esac
 run() {
   if [ -n "$input" ]; then "$@" < "$input"; else "$@"; fi
 }
+# As git does with a hook: one that is not executable, or a symlink whose
+# target is missing (a shared hooks folder not checked out), is skipped.
 if [ -x "$dir/$hook.dvx-chained" ]; then
   run "$dir/$hook.dvx-chained" "$@" || exit $?
 fi

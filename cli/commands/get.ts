@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,6 +17,7 @@ import { formatBytes, info, printJson, Progress, type OutputOptions } from '../u
 interface GetOptions extends OutputOptions {
   rev?: string;
   output?: string;
+  force?: boolean;
 }
 
 /**
@@ -42,24 +43,28 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     throw err;
   }
   const rev = opts.rev ?? 'main';
+  checkRev(rev);
   const http = new HttpClient(remote.base, { token: tokenFor(remote.url), remoteName: remote.url });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;
   try {
     const head = await headOrExplain(http, urlPath, `${clean}@${rev}`, repo);
     const isDir = String(head.headers['content-type'] ?? '').startsWith('application/json');
-    const out = resolve(opts.output ?? basename(clean));
-    // what an earlier, killed download left beside the output (its writer's pid is gone)
-    if (opts.output !== '-') removeStaleTemps(dirname(out));
-    if (isDir) {
-      const n = await getDir(http, `${urlPath}?format=tar`, out);
-      if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
-      else info(opts, `downloaded ${clean}@${rev} (${n} files) into ${out}`);
-      return;
+    if (isDir && opts.output === '-') {
+      throw new DvxError('dir_to_stdout', `${clean}@${rev} is a directory: it cannot be written to standard output`, `give -o the folder to unpack it into, or get one of its files to standard output (\`dvx get … ${clean}/<file> -o -\`)`);
     }
     const size = Number(head.headers['content-length']);
     const sha = String(head.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '');
-    if (opts.output === '-') {
+    if (opts.output === '-' && !isDir) {
       await getToStdout(http, urlPath, sha);
+      return;
+    }
+    const out = outputPath(clean, isDir, opts);
+    // what an earlier, killed download left beside the output (its writer's pid is gone)
+    removeStaleTemps(dirname(out));
+    if (isDir) {
+      const n = await getDir(http, `${urlPath}?format=tar`, out, !!opts.force);
+      if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
+      else info(opts, `downloaded ${clean}@${rev} (${n} files) into ${out}`);
       return;
     }
     await getFile(http, urlPath, out, size, sha, opts);
@@ -67,6 +72,47 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     else info(opts, `downloaded ${clean}@${rev} (${formatBytes(size)}, sha256 ${sha.slice(0, 12)}) to ${out}`);
   } finally {
     http.close();
+  }
+}
+
+/**
+ * The server resolves names, not git's revision expressions (main~1, HEAD^,
+ * v1:path): say so before asking it, with the forms it takes.
+ */
+function checkRev(rev: string): void {
+  if (!/[\0-\x20\x7f~^:?*[\\]|@\{|\.\./.test(rev)) return;
+  throw new DvxError(
+    'bad_revision',
+    `--rev ${JSON.stringify(rev)}: the server takes a branch, a tag, a commit sha (full or abbreviated) or a content sha256, not a revision expression such as main~1, HEAD^ or main@{1}`,
+    'in a clone, `git rev-parse <expression>` gives the commit sha to pass',
+  );
+}
+
+/**
+ * Where the download goes, and whether it may: `-o` names the file, or an
+ * existing folder to put the file in under its own name (as cp does); for a
+ * directory, the folder to unpack into, which must not exist or be empty.
+ * Without -o, it is the data's own name here. Nothing that exists is replaced
+ * without --force, and never a folder by a file or a file by a folder.
+ */
+function outputPath(path: string, isDir: boolean, opts: GetOptions): string {
+  const name = basename(path);
+  let out = resolve(opts.output ?? name);
+  if (!isDir && opts.output !== undefined && (opts.output.endsWith('/') || kindOf(out) === 'dir')) out = join(out, name);
+  const kind = kindOf(out);
+  if (kind === undefined) return out;
+  if (isDir && kind === 'file') throw new DvxError('exists', `${out} is a file: the directory ${path} cannot be unpacked there`, 'give -o the path of a new folder');
+  if (!isDir && kind === 'dir') throw new DvxError('exists', `${out} is a folder: the file ${path} cannot be written there`, 'give -o the path of the file to write');
+  if (isDir && kind === 'dir' && readdirSync(out).length === 0) return out;
+  if (!opts.force) throw new DvxError('exists', `${out} exists`, `add --force to replace it, or give -o another path`);
+  return out;
+}
+
+function kindOf(path: string): 'file' | 'dir' | undefined {
+  try {
+    return statSync(path).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return undefined;
   }
 }
 
@@ -142,37 +188,56 @@ async function getToStdout(http: HttpClient, urlPath: string, sha: string): Prom
   if (/^[0-9a-f]{64}$/.test(sha) && got !== sha) throw new DvxError('bad_download', `the downloaded bytes hash to ${got}, not ${sha}`, 'what was written is not that version; run the command again');
 }
 
-async function getDir(http: HttpClient, urlPath: string, out: string): Promise<number> {
+/**
+ * Unpacked into a temp folder beside `out`, then renamed into place: a failed
+ * download leaves nothing, and --force swaps the old folder for the new one.
+ */
+async function getDir(http: HttpClient, urlPath: string, out: string, replace: boolean): Promise<number> {
+  mkdirSync(dirname(out), { recursive: true });
   const tmpTar = tempPathBeside(out + '.tar');
+  const tmpDir = tempPathBeside(out);
   try {
     await http.request({ method: 'GET', path: urlPath, toFile: tmpTar });
-    if (existsSync(out) && statSync(out).isFile()) throw new DvxError('exists', `${out} exists and is a file`);
-    mkdirSync(out, { recursive: true });
-    const extract = tar.extract();
-    let files = 0;
-    extract.on('entry', (header, stream, next) => {
-      const name = header.name.replace(/^\.\//, '').replace(/\/$/, '');
-      if (header.type === 'directory') {
-        stream.resume();
-        return next();
-      }
-      const problem = pathProblem(name);
-      if (header.type !== 'file' || problem) {
-        stream.resume();
-        return next(new DvxError('bad_download', `the server's tar holds an entry dvx will not write: ${JSON.stringify(header.name)} (${header.type}${problem ? `, path ${problem}` : ''})`));
-      }
-      const dest = join(out, ...name.split('/'));
-      mkdirSync(dirname(dest), { recursive: true });
-      pipeline(stream, createWriteStream(dest)).then(() => {
-        if (header.mode && header.mode & 0o111) chmodSync(dest, 0o755);
-        files++;
-        next();
-      }, next);
-    });
-    await pipeline(createReadStream(tmpTar), extract);
+    mkdirSync(tmpDir);
+    const files = await unpack(tmpTar, tmpDir);
+    if (existsSync(out) && (replace || readdirSync(out).length === 0)) {
+      const old = tempPathBeside(out);
+      renameSync(out, old);
+      renameSync(tmpDir, out);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmpDir, out);
+    }
     return files;
   } finally {
     rmSync(tmpTar, { force: true });
+    rmSync(tmpDir, { recursive: true, force: true });
   }
+}
+
+async function unpack(tarPath: string, out: string): Promise<number> {
+  const extract = tar.extract();
+  let files = 0;
+  extract.on('entry', (header, stream, next) => {
+    const name = header.name.replace(/^\.\//, '').replace(/\/$/, '');
+    if (header.type === 'directory') {
+      stream.resume();
+      return next();
+    }
+    const problem = pathProblem(name);
+    if (header.type !== 'file' || problem) {
+      stream.resume();
+      return next(new DvxError('bad_download', `the server's tar holds an entry dvx will not write: ${JSON.stringify(header.name)} (${header.type}${problem ? `, path ${problem}` : ''})`));
+    }
+    const dest = join(out, ...name.split('/'));
+    mkdirSync(dirname(dest), { recursive: true });
+    pipeline(stream, createWriteStream(dest)).then(() => {
+      if (header.mode && header.mode & 0o111) chmodSync(dest, 0o755);
+      files++;
+      next();
+    }, next);
+  });
+  await pipeline(createReadStream(tarPath), extract);
+  return files;
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DvxError } from '../../core/errors.ts';
@@ -13,6 +13,9 @@ import { gitSync } from '../git.ts';
  *   core.hooksPath (husky and friends) is respected.
  * - A hook already there is never overwritten: it is renamed
  *   `<hook>.dvx-chained` and the shim runs it first; uninstall renames it back.
+ *   A symlink (a team's shared hooks) is renamed as the link itself, even when
+ *   what it points to is missing: the shim then skips it, as git skips a hook
+ *   whose file is missing, and it works again once its target is back.
  * - Installing twice only refreshes the shims (e.g. after dvx moved).
  * - The shim records the absolute paths of node and of this dvx, so hooks work
  *   where dvx is not on the PATH (GUI clients, CI).
@@ -50,11 +53,31 @@ function shimText(hook: HookName): string {
   return template.replaceAll('__HOOK__', hook).replaceAll('__NODE__', quote(process.execPath)).replaceAll('__DVX__', quote(dvxEntry()));
 }
 
+/** Whether a dvx shim is at `path`: dvx writes them as plain files, so a symlink is always someone else's hook. */
 export function isShim(path: string): boolean {
   try {
-    return readFileSync(path, 'utf8').includes(MARKER);
+    return lstatSync(path).isFile() && readFileSync(path, 'utf8').includes(MARKER);
   } catch {
     return false;
+  }
+}
+
+/** Whether anything is at `path`, a dangling symlink included (existsSync follows links). */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A symlink whose target is missing, or undefined. */
+function danglingTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() && !existsSync(path) ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -69,25 +92,29 @@ export interface InstallReport {
   installed: HookName[];
   chained: HookName[];
   refreshed: HookName[];
+  /** chained hooks that are symlinks to nothing (yet): the shim skips them until their target exists */
+  missing: { hook: HookName; target: string }[];
 }
 
 export function installHooks(dir: string): InstallReport {
-  const report: InstallReport = { dir, installed: [], chained: [], refreshed: [] };
+  const report: InstallReport = { dir, installed: [], chained: [], refreshed: [], missing: [] };
   mkdirSync(dir, { recursive: true });
   for (const hook of HOOK_NAMES) {
     const path = join(dir, hook);
     const chained = path + CHAINED;
-    if (existsSync(path) && !isShim(path)) {
-      if (existsSync(chained)) {
+    if (present(path) && !isShim(path)) {
+      if (present(chained)) {
         throw new DvxError('hook_conflict', `${path} is not a dvx shim, and ${chained} exists too`, `decide which one to keep, remove the other, and run \`dvx install\` again`);
       }
       renameSync(path, chained);
       report.chained.push(hook);
     }
-    const refreshed = existsSync(path);
+    const refreshed = present(path);
     writeFileAtomic(path, shimText(hook), { mode: 0o755 });
     chmodSync(path, 0o755);
     (refreshed ? report.refreshed : report.installed).push(hook);
+    const target = danglingTarget(chained);
+    if (target !== undefined) report.missing.push({ hook, target });
   }
   return report;
 }
@@ -106,27 +133,11 @@ export function uninstallHooks(dir: string): UninstallReport {
     if (isShim(path)) {
       rmSync(path);
       report.removed.push(hook);
-      if (existsSync(chained)) {
+      if (present(chained)) {
         renameSync(chained, path);
         report.restored.push(hook);
       }
     }
   }
   return report;
-}
-
-/**
- * For `--global`: the hooks directory of git's template (init.templateDir),
- * which `git init` and `git clone` copy into every new repository. Sets a
- * template directory of dvx's own when none is configured.
- */
-export function globalTemplateHooksDir(): string {
-  let template = gitSync(process.cwd(), ['config', '--global', '--get', 'init.templateDir'], { allowFail: true }).trim();
-  if (!template) {
-    const base = process.env.XDG_CONFIG_HOME || join(process.env.HOME ?? '', '.config');
-    template = join(base, 'dvx', 'git-template');
-    gitSync(process.cwd(), ['config', '--global', 'init.templateDir', template]);
-  }
-  if (template.startsWith('~/')) template = join(process.env.HOME ?? '', template.slice(2));
-  return join(template, 'hooks');
 }

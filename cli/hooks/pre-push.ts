@@ -42,12 +42,16 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   const lines = parsePushLines(stdin);
   if (lines.length === 0) return;
   const history = GitHistory.open(ws.root);
-  // An annotated tag pushes its tag object: records and refs name the commit it points to.
-  for (const l of lines) if (!GitHistory.isZero(l.localSha)) l.localSha = (await history.resolve(l.localSha)) ?? l.localSha;
-  const tips = lines.filter((l) => !GitHistory.isZero(l.localSha)).map((l) => l.localSha);
-  const refs: RefUpdate[] = lines
-    .filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef))
-    .map((l) => ({ name: l.remoteRef, sha: GitHistory.isZero(l.localSha) ? null : l.localSha }));
+  // An annotated tag pushes its tag object: records and refs name the commit it
+  // points to (through any chain of tags). A ref to a tree or a blob (git
+  // allows tags of those) holds no commit and so no pointers: git pushes it,
+  // and dvx records nothing for it.
+  const pushed: (PushLine & { commit: string | undefined })[] = [];
+  for (const l of lines) pushed.push({ ...l, commit: GitHistory.isZero(l.localSha) ? undefined : await history.resolve(l.localSha) });
+  const tips = pushed.flatMap((l) => (l.commit ? [l.commit] : []));
+  // A ref that now names no commit is sent as deleted: if it named a commit
+  // before, the server must not go on serving that commit's data under it.
+  const refs: RefUpdate[] = pushed.filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef)).map((l) => ({ name: l.remoteRef, sha: l.commit ?? null }));
 
   let remote;
   try {

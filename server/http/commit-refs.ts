@@ -9,15 +9,18 @@ import { HttpError } from './http-error.ts';
  */
 const REF_CHARS = /^[^\0-\x20\x7f~^:?*[\\]{1,1000}$/;
 
+/** What is wrong with `ref` (callers add which forms they take), or undefined. */
 export function refProblem(ref: string): string | undefined {
-  if (!REF_CHARS.test(ref)) return 'expected a branch, tag or commit sha (no spaces, control characters or any of ~^:?*[\\)';
+  if (ref.length === 0 || ref.length > 1000) return 'it is empty or longer than 1000 characters';
+  // Revision expressions (main~1, HEAD^, v1:path) are git's to resolve, in a clone: a ref here is a name.
+  if (!REF_CHARS.test(ref)) return 'it has a space, a control character or one of ~^:?*[\\ (revision expressions such as main~1 are not resolved)';
   if (ref.startsWith('/') || ref.endsWith('/') || ref.includes('//') || ref.includes('..') || ref.endsWith('.lock')) return 'it is not a valid git ref name';
   return undefined;
 }
 
 export function checkRef(ref: string, what = 'ref'): string {
   const problem = refProblem(ref);
-  if (problem) throw new HttpError(400, 'bad_ref', `invalid ${what} ${JSON.stringify(ref.slice(0, 120))}: ${problem}`);
+  if (problem) throw new HttpError(400, 'bad_ref', `invalid ${what} ${JSON.stringify(ref.slice(0, 120))}: ${problem}; expected a branch, a tag or a commit sha`);
   return ref;
 }
 

@@ -34,7 +34,7 @@ function refParam(req: Request): string {
   const ref = String(req.params.ref ?? '');
   if (isId(ref as unknown)) return ref;
   const problem = refProblem(ref);
-  if (problem) throw new HttpError(400, 'bad_ref', `invalid ref ${JSON.stringify(ref.slice(0, 120))}: expected a manifest id or sha256 (64 lowercase hex digits), a branch, a tag or a commit sha; ${problem}`);
+  if (problem) throw new HttpError(400, 'bad_ref', `invalid ref ${JSON.stringify(ref.slice(0, 120))}: ${problem}; expected a branch, a tag, a commit sha, or a manifest id or sha256 (64 lowercase hex digits)`);
   return ref;
 }
 

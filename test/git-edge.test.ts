@@ -1,0 +1,314 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { request } from './support/http.ts';
+import { seededBytes } from './support/prng.ts';
+import { startServer, type TestServer } from './support/server.ts';
+
+/**
+ * Edges of the git integration: hooks that are not plain files, git's
+ * template directory, refs that name no commit, and `dvx get`'s output.
+ */
+
+function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function gitOk(cwd: string, args: string[], env: Record<string, string> = {}): string {
+  const r = gitRun(cwd, args, env);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout + r.stderr;
+}
+
+async function serverRefs(server: TestServer, token: string, repo: string): Promise<Record<string, string>> {
+  const a = await request(server.url, `/api/v1/repos/${repo}/refs`, { token });
+  assert.equal(a.status, 200, a.text());
+  return Object.fromEntries(a.json().refs.map((r: { name: string; sha: string }) => [r.name, r.sha]));
+}
+
+/** A workspace with hooks, a bare git remote `origin` and the server as its dvx remote, one data commit on main. */
+async function pushingWorkspace(t: Parameters<typeof workspace>[0], server: TestServer, repo: string, env: Record<string, string>) {
+  const ws = await workspace(t);
+  const bare = tempDir(t, 'dvx-bare-');
+  git(bare, ['init', '-q', '--bare', '-b', 'main']);
+  git(ws, ['remote', 'add', 'origin', bare]);
+  await dvxOk(ws, ['install']);
+  await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+  mkdirSync(join(ws, 'images'));
+  writeFileSync(join(ws, 'images/a.png'), seededBytes(1, 5000));
+  writeFileSync(join(ws, 'images/b.png'), seededBytes(2, 3000));
+  writeFileSync(join(ws, 'events.csv'), seededBytes(3, 20_000));
+  await dvxOk(ws, ['add', 'images', 'events.csv']);
+  gitOk(ws, ['commit', '-qm', 'data'], env);
+  return ws;
+}
+
+test('pre-push: tags of trees and blobs pass without a record; tags are peeled to their commit; a tag moved off a commit is forgotten', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'tags';
+  const token = await server.token(repo, 'write');
+  const env = { DVX_TOKEN: token };
+  const ws = await pushingWorkspace(t, server, repo, env);
+  const c1 = git(ws, ['rev-parse', 'HEAD']).trim();
+
+  // A tree tag pushed with a branch: git accepts both, and the branch is recorded.
+  git(ws, ['tag', 'treetag', 'HEAD^{tree}']);
+  gitOk(ws, ['push', '-q', 'origin', 'main', 'treetag'], env);
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1 });
+  assert.equal(git(ws, ['ls-remote', 'origin', 'refs/tags/treetag']).split('\t')[0], git(ws, ['rev-parse', 'HEAD^{tree}']).trim());
+
+  // An annotated tag of a blob, alone.
+  git(ws, ['tag', '-a', 'blobtag', '-m', 'a blob', git(ws, ['rev-parse', 'HEAD:events.csv.dvx']).trim()]);
+  gitOk(ws, ['push', '-q', 'origin', 'blobtag'], env);
+
+  // A tag of a tag of a commit names that commit.
+  git(ws, ['tag', '-a', 'inner', '-m', 'inner', 'HEAD']);
+  git(ws, ['tag', '-a', 'outer', '-m', 'outer', 'inner']);
+  gitOk(ws, ['push', '-q', 'origin', 'outer'], env);
+  assert.equal((await serverRefs(server, token, repo))['refs/tags/outer'], c1);
+
+  // A tag that named a commit and is forced onto a tree no longer serves that commit's data.
+  git(ws, ['tag', 'moving', 'HEAD']);
+  gitOk(ws, ['push', '-q', 'origin', 'moving'], env);
+  assert.equal((await serverRefs(server, token, repo))['refs/tags/moving'], c1);
+  git(ws, ['tag', '-f', 'moving', 'HEAD^{tree}']);
+  gitOk(ws, ['push', '-q', '-f', 'origin', 'moving'], env);
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1, 'refs/tags/outer': c1 });
+});
+
+test('install keeps a hook that is a symlink to a missing file: chained as the link, skipped until its target exists, restored by uninstall', async (t) => {
+  const ws = await workspace(t);
+  const hooks = join(ws, '.git/hooks');
+  const shared = join(tempDir(t, 'dvx-shared-hooks-'), 'pre-commit');
+  const sharedPush = join(tempDir(t, 'dvx-shared-hooks-'), 'pre-push');
+  symlinkSync(shared, join(hooks, 'pre-commit'));
+  symlinkSync(sharedPush, join(hooks, 'pre-push'));
+
+  const r = await dvx(ws, ['install', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.chained, ['pre-commit', 'pre-push']);
+  assert.deepEqual(report.missing, [{ hook: 'pre-commit', target: shared }, { hook: 'pre-push', target: sharedPush }]);
+  assert.match(r.stderr, /your pre-commit hook is a symlink to .*pre-commit, which does not exist/);
+  for (const [hook, target] of [['pre-commit', shared], ['pre-push', sharedPush]] as const) {
+    assert.ok(lstatSync(join(hooks, `${hook}.dvx-chained`)).isSymbolicLink(), `${hook} is kept as the link itself`);
+    assert.equal(readlinkSync(join(hooks, `${hook}.dvx-chained`)), target);
+  }
+
+  // Missing, it is skipped, as git skips it without dvx; once there, it runs first.
+  writeFileSync(join(ws, 'a.txt'), 'a');
+  git(ws, ['add', 'a.txt']);
+  const first = gitRun(ws, ['commit', '-m', 'one']);
+  assert.equal(first.code, 0, first.stderr);
+  writeFileSync(shared, '#!/bin/sh\necho "shared hook ran" >&2\n');
+  chmodSync(shared, 0o755);
+  writeFileSync(join(ws, 'b.txt'), 'b');
+  git(ws, ['add', 'b.txt']);
+  const second = gitRun(ws, ['commit', '-m', 'two']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /shared hook ran/);
+
+  // Installing again refreshes the shims and leaves the links alone.
+  assert.deepEqual((await dvxJson(ws, ['install'])).chained, []);
+  const un = await dvxJson(ws, ['uninstall']);
+  assert.deepEqual(un.restored, ['pre-commit', 'pre-push']);
+  for (const [hook, target] of [['pre-commit', shared], ['pre-push', sharedPush]] as const) {
+    assert.ok(lstatSync(join(hooks, hook)).isSymbolicLink(), `${hook} is a symlink again`);
+    assert.equal(readlinkSync(join(hooks, hook)), target);
+    assert.ok(!existsSync(join(hooks, `${hook}.dvx-chained`)) && !lstatSafe(join(hooks, `${hook}.dvx-chained`)));
+  }
+});
+
+function lstatSafe(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A private HOME and global git config: `--global` must never touch the real ~/.gitconfig. */
+function privateHome(t: Parameters<typeof tempDir>[0]) {
+  const home = tempDir(t, 'dvx-home-');
+  const env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GIT_CONFIG_GLOBAL: join(home, '.gitconfig'), GIT_CONFIG_NOSYSTEM: '1' };
+  writeFileSync(env.GIT_CONFIG_GLOBAL, '[user]\n\temail = test@example.com\n\tname = dvx test\n[commit]\n\tgpgsign = false\n');
+  const config = (key: string) => {
+    const r = gitRun(home, ['config', '--global', '--get', key], env);
+    return r.code === 0 ? r.stdout.replace(/\n$/, '') : undefined;
+  };
+  /** A new repository, as `git init` makes it with this HOME: its .git listed, hooks and all. */
+  const fresh = (name: string) => {
+    const dir = join(home, name);
+    gitOk(home, ['init', '-q', '-b', 'main', dir], env);
+    return { dir, files: listTree(join(dir, '.git')).filter((p) => /^(hooks|info)\/|^description$/.test(p)) };
+  };
+  return { home, env, config, fresh };
+}
+
+function listTree(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listTree(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
+}
+
+const DVX_HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'];
+
+test('install --global keeps what git copies into new repositories; uninstall --global unsets init.templateDir it set', async (t) => {
+  const h = privateHome(t);
+  const before = h.fresh('before');
+  assert.ok(before.files.includes('info/exclude'), `git's default template here: ${before.files.join(' ')}`);
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  const ours = join(h.home, '.config/dvx/git-template');
+  assert.equal(r.templateDir, ours);
+  assert.equal(r.previous, null);
+  assert.equal(h.config('init.templateDir'), ours);
+  const during = h.fresh('during');
+  assert.deepEqual(during.files, [...before.files, ...DVX_HOOKS.map((n) => `hooks/${n}`)].sort(), 'git\'s own template files, and the hooks');
+  assert.match(readFileSync(join(during.dir, '.git/hooks/pre-push'), 'utf8'), /# dvx hook shim/);
+  assert.equal(readFileSync(join(during.dir, '.git/info/exclude'), 'utf8'), readFileSync(join(before.dir, '.git/info/exclude'), 'utf8'));
+
+  const again = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.deepEqual([again.previous, again.chained, again.refreshed.length], [null, [], DVX_HOOKS.length]);
+
+  const un = await dvxJson(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(un.templateDir, null);
+  assert.equal(h.config('init.templateDir'), undefined, 'init.templateDir is unset');
+  assert.equal(h.config('dvx.previousTemplateDir'), undefined);
+  assert.ok(!existsSync(ours));
+  assert.deepEqual(h.fresh('after').files, before.files, 'new repositories are as git makes them without dvx');
+});
+
+test('install --global over a template of your own: copies it, chains its hooks; uninstall --global points init.templateDir back at it, untouched', async (t) => {
+  const h = privateHome(t);
+  const mine = join(h.home, 'my-template');
+  mkdirSync(join(mine, 'hooks'), { recursive: true });
+  mkdirSync(join(mine, 'info'));
+  writeFileSync(join(mine, 'hooks/pre-commit'), '#!/bin/sh\necho "template hook ran" >&2\n');
+  chmodSync(join(mine, 'hooks/pre-commit'), 0o755);
+  writeFileSync(join(mine, 'info/exclude'), '*.log\n');
+  gitOk(h.home, ['config', '--global', 'init.templateDir', '~/my-template'], h.env);
+  const mineBefore = listTree(mine);
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.deepEqual([r.previous, r.copiedFrom, r.chained], ['~/my-template', mine, ['pre-commit']]);
+  assert.deepEqual(listTree(mine), mineBefore, 'your template is not changed');
+  const repo = h.fresh('repo');
+  assert.equal(readFileSync(join(repo.dir, '.git/info/exclude'), 'utf8'), '*.log\n');
+  assert.match(readFileSync(join(repo.dir, '.git/hooks/pre-commit'), 'utf8'), /# dvx hook shim/);
+  writeFileSync(join(repo.dir, 'a.txt'), 'a');
+  gitOk(repo.dir, ['add', 'a.txt'], h.env);
+  assert.match(gitOk(repo.dir, ['commit', '-m', 'a'], h.env), /template hook ran/);
+
+  const un = await dvxJson(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(un.templateDir, '~/my-template');
+  assert.equal(h.config('init.templateDir'), '~/my-template');
+  assert.equal(h.config('dvx.previousTemplateDir'), undefined);
+  assert.deepEqual(listTree(mine), mineBefore);
+  assert.equal(readFileSync(join(h.fresh('later').dir, '.git/hooks/pre-commit'), 'utf8'), '#!/bin/sh\necho "template hook ran" >&2\n');
+});
+
+test("install --global over the hooks-only template folder an older dvx set up: git's defaults are added; uninstall --global unsets init.templateDir", async (t) => {
+  const h = privateHome(t);
+  const expected = h.fresh('plain').files;
+  const ours = join(h.home, '.config/dvx/git-template');
+  mkdirSync(join(ours, 'hooks'), { recursive: true });
+  gitOk(h.home, ['config', '--global', 'init.templateDir', ours], h.env);
+  assert.deepEqual(h.fresh('broken').files, [], 'what the older dvx left: no info/exclude');
+
+  const r = await dvxJson(h.home, ['install', '--global'], h.env);
+  assert.equal(r.previous, null);
+  assert.deepEqual(h.fresh('repaired').files, [...expected, ...DVX_HOOKS.map((n) => `hooks/${n}`)].sort());
+  await dvxOk(h.home, ['uninstall', '--global'], h.env);
+  assert.equal(h.config('init.templateDir'), undefined);
+  assert.deepEqual(h.fresh('after').files, expected);
+});
+
+test('get: a directory cannot go to stdout; -o an existing folder takes a file under its name; nothing is replaced without --force', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'getting';
+  const token = await server.token(repo, 'write');
+  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
+  const env = { DVX_TOKEN: await server.token(repo, 'read') };
+  const out = tempDir(t, 'dvx-get-');
+  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+  const events = seededBytes(3, 20_000);
+
+  // A directory to stdout: refused before anything is written, and nothing named '-' appears.
+  const toStdout = await get(['images', '-o', '-']);
+  assert.equal(toStdout.code, 1);
+  assert.equal(toStdout.stdout, '');
+  assert.match(toStdout.stderr, /images@main is a directory: it cannot be written to standard output/);
+  assert.match(toStdout.stderr, /hint: give -o the folder to unpack it into/);
+  assert.deepEqual(readdirSync(out), []);
+
+  // -o an existing folder, or a path ending in '/': the file goes in under its own name.
+  mkdirSync(join(out, 'into'));
+  const into = await get(['events.csv', '-o', 'into', '--json']);
+  assert.equal(into.code, 0, into.stderr);
+  assert.equal(JSON.parse(into.stdout).output, join(out, 'into/events.csv'));
+  assert.deepEqual(readFileSync(join(out, 'into/events.csv')), events);
+  assert.equal((await get(['events.csv', '-o', 'new/'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'new/events.csv')), events);
+
+  // An existing file is kept unless --force.
+  writeFileSync(join(out, 'mine.csv'), 'mine');
+  for (const args of [['events.csv', '-o', 'mine.csv'], ['events.csv', '-o', 'into']]) {
+    const r = await get(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /exists[^]*hint: add --force to replace it/);
+  }
+  assert.equal(readFileSync(join(out, 'mine.csv'), 'utf8'), 'mine');
+  assert.equal((await get(['events.csv', '-o', 'mine.csv', '--force'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'mine.csv')), events);
+
+  // A directory: into a new or empty folder; a full one only with --force, which replaces it; never over a file.
+  assert.equal((await get(['images', '-o', 'imgs'])).code, 0);
+  mkdirSync(join(out, 'empty'));
+  assert.equal((await get(['images', '-o', 'empty'])).code, 0);
+  assert.deepEqual(readFileSync(join(out, 'empty/a.png')), seededBytes(1, 5000));
+  writeFileSync(join(out, 'imgs/extra.png'), 'not from the server');
+  const full = await get(['images', '-o', 'imgs']);
+  assert.equal(full.code, 1);
+  assert.match(full.stderr, /imgs exists[^]*--force/);
+  assert.ok(existsSync(join(out, 'imgs/extra.png')));
+  assert.equal((await get(['images', '-o', 'imgs', '--force'])).code, 0);
+  assert.deepEqual(readdirSync(join(out, 'imgs')).sort(), ['a.png', 'b.png']);
+  const overFile = await get(['images', '-o', 'mine.csv', '--force']);
+  assert.equal(overFile.code, 1);
+  assert.match(overFile.stderr, /mine\.csv is a file/);
+
+  assert.deepEqual(readdirSync(out).sort(), ['empty', 'imgs', 'into', 'mine.csv', 'new'], 'failed downloads leave nothing behind');
+});
+
+test('get --rev main~1: one message saying which revisions the server takes (it resolves names, not expressions)', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'revs';
+  const token = await server.token(repo, 'write');
+  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
+  const env = { DVX_TOKEN: await server.token(repo, 'read') };
+  const out = tempDir(t, 'dvx-get-');
+  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+
+  const expr = await get(['events.csv', '--rev', 'main~1']);
+  assert.equal(expr.code, 1);
+  assert.match(expr.stderr, /--rev "main~1": the server takes a branch, a tag, a commit sha \(full or abbreviated\)/);
+  assert.match(expr.stderr, /git rev-parse/);
+  // and the server's own answer says it once too
+  const a = await request(server.url, `/api/v1/repos/${repo}/files/main~1/events.csv`, { token: env.DVX_TOKEN });
+  assert.equal(a.status, 400);
+  assert.equal(a.text().match(/expected/g)?.length, 1, a.text());
+  assert.match(a.text(), /revision expressions such as main~1 are not resolved/);
+  assert.match((await get(['events.csv', '--rev', 'HEAD^'])).stderr, /--rev "HEAD\^": the server takes/);
+  const h = await request(server.url, `/api/v1/repos/${repo}/history?path=events.csv&ref=main~1`, { token: env.DVX_TOKEN });
+  assert.equal(h.status, 400);
+  assert.equal(h.text().match(/expected/g)?.length, 1, h.text());
+  assert.deepEqual(readdirSync(out), []);
+});
