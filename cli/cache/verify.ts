@@ -20,7 +20,8 @@ export type ProblemKind =
   | 'damaged_manifest' // hashes fine but does not decode
   | 'missing_blob' // referenced by a manifest but not stored
   | 'unindexed_pack' // a complete pack the index does not know (after a crash): a note
-  | 'temp_file'; // leftover of an interrupted write: a note
+  | 'temp_file' // leftover of an interrupted write: a note
+  | 'damaged_index'; // index.sqlite unreadable: repair moves it aside and indexes the packs anew
 
 export interface Problem {
   kind: ProblemKind;
@@ -134,6 +135,8 @@ function tempFiles(cache: LocalCache): string[] {
 }
 
 export interface RepairOutcome {
+  /** where a damaged index.sqlite was moved before the packs were indexed anew */
+  movedIndex?: string;
   indexed: string[];
   salvaged: { pack: string; blobs: number }[];
   dropped: string[];

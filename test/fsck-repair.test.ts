@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodePack } from '../core/pack.ts';
+import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { seededBytes } from './support/prng.ts';
+
+/**
+ * `dvx fsck --repair` on damage that a disk or a stray command can do to the
+ * local cache: its SQLite index, its Bloom filter, a pack's index area, a
+ * pack's blobs. What is intact is kept, what is lost is named, and fsck says
+ * how to get it back.
+ */
+function packFiles(ws: string): string[] {
+  const dir = join(ws, '.dvx/cache/packs');
+  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)));
+}
+
+const cacheDir = (ws: string) => join(ws, '.dvx/cache');
+
+/** Two tracked files, added together so their chunks share one pack. */
+async function twoFiles(t: Parameters<typeof workspace>[0]): Promise<{ ws: string; f: Buffer; g: Buffer }> {
+  const ws = await workspace(t);
+  const f = seededBytes(21, 200_000);
+  const g = seededBytes(22, 200_000);
+  writeFileSync(join(ws, 'f'), f);
+  writeFileSync(join(ws, 'g'), g);
+  await dvxOk(ws, ['add', '-q', 'f', 'g']);
+  git(ws, ['commit', '-qm', 'data']);
+  return { ws, f, g };
+}
+
+async function assertClean(ws: string): Promise<void> {
+  const r = await dvx(ws, ['fsck', '--json']);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.problems.filter((p: any) => p.severity === 'damage'), [], r.stdout);
+  assert.deepEqual(report.affected, []);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function assertRestores(ws: string, files: Record<string, Buffer>): Promise<void> {
+  for (const name of Object.keys(files)) rmSync(join(ws, name), { force: true });
+  await dvxOk(ws, ['checkout']);
+  for (const [name, data] of Object.entries(files)) assert.deepEqual(readFileSync(join(ws, name)), data, name);
+}
+
+test('a damaged index.sqlite: every command names it and says to repair; fsck reports it; --repair moves it aside and rebuilds it from the packs', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  writeFileSync(join(cacheDir(ws), 'index.sqlite'), 'garbage\n');
+  writeFileSync(join(ws, 'h'), 'new data');
+  for (const args of [['status'], ['checkout'], ['add', 'h'], ['gc']]) {
+    const r = await dvx(ws, args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /the cache index \S*\.dvx\/cache\/index\.sqlite is damaged \(file is not a database\)/, args.join(' '));
+    assert.match(r.stderr, /dvx fsck --repair/, args.join(' '));
+  }
+
+  const check = await dvx(ws, ['fsck', '--json']);
+  assert.equal(check.code, 1);
+  const report = JSON.parse(check.stdout);
+  assert.deepEqual(report.problems.map((p: any) => [p.kind, p.severity]), [['damaged_index', 'damage']]);
+  assert.match(report.problems[0].object, /index\.sqlite$/);
+  assert.deepEqual(report.affected, ['f', 'g']);
+  const text = await dvx(ws, ['fsck']);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /DAMAGE: damaged index \S+index\.sqlite: file is not a database/);
+  assert.match(text.stderr, /dvx fsck --repair/);
+
+  const rep = await dvx(ws, ['fsck', '--repair']);
+  assert.equal(rep.code, 0, rep.stdout + rep.stderr);
+  const moved = /repaired: moved the damaged index to (\S+index\.sqlite\.damaged-\S+)/.exec(rep.stdout)?.[1];
+  assert.ok(moved, rep.stdout);
+  assert.equal(readFileSync(moved, 'utf8'), 'garbage\n', 'the damaged file is kept as it was');
+  assert.match(rep.stdout, /repaired: indexed pack [0-9a-f]{64}/);
+  assert.doesNotMatch(rep.stdout, /not in the cache/);
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});
+
+test('a damaged page inside index.sqlite is reported by the command that meets it, and repaired the same way', async (t) => {
+  const ws = await workspace(t);
+  // Enough chunks for the blob table to span many pages.
+  const big = seededBytes(23, 8 << 20);
+  writeFileSync(join(ws, 'big'), big);
+  await dvxOk(ws, ['add', '-q', 'big']);
+  const path = join(cacheDir(ws), 'index.sqlite');
+  const db = readFileSync(path);
+  const pageSize = db.readUInt16BE(16);
+  assert.ok(db.length / pageSize > 8, `only ${db.length / pageSize} pages`);
+  // Every page but the first (the header and schema): the tables' b-trees.
+  db.fill(0x5a, pageSize);
+  writeFileSync(path, db);
+  rmSync(join(ws, 'big'));
+  const co = await dvx(ws, ['checkout']);
+  assert.equal(co.code, 1);
+  assert.match(co.stderr, /the cache index \S*index\.sqlite is damaged \(database disk image is malformed\)/);
+  assert.match(co.stderr, /dvx fsck --repair/);
+  const check = await dvx(ws, ['fsck', '--json']);
+  assert.equal(check.code, 1);
+  assert.deepEqual(JSON.parse(check.stdout).problems.map((p: any) => p.kind), ['damaged_index']);
+  await dvxOk(ws, ['fsck', '--repair']);
+  await assertClean(ws);
+  await assertRestores(ws, { big });
+});
+
+test('a damaged index.sqlite with garbage -wal and -shm beside it: --repair builds a sound index from the packs, nothing of the old one replayed', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const dir = cacheDir(ws);
+  writeFileSync(join(dir, 'index.sqlite'), 'garbage\n');
+  writeFileSync(join(dir, 'index.sqlite-wal'), seededBytes(24, 5000));
+  writeFileSync(join(dir, 'index.sqlite-shm'), seededBytes(25, 32768));
+  const rep = await dvxOk(ws, ['fsck', '--repair', '--json']);
+  const moved = JSON.parse(rep.stdout).repair.movedIndex as string;
+  assert.match(moved, /index\.sqlite\.damaged-/);
+  assert.equal(readFileSync(moved, 'utf8'), 'garbage\n');
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});
+
+test('a garbage -wal beside a sound index is ignored by SQLite: nothing is lost and fsck finds nothing', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  writeFileSync(join(cacheDir(ws), 'index.sqlite-wal'), seededBytes(26, 5000));
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});
