@@ -124,3 +124,20 @@ test('a garbage -wal beside a sound index is ignored by SQLite: nothing is lost 
   await assertClean(ws);
   await assertRestores(ws, { f, g });
 });
+
+test('a deleted index.sqlite: fsck says the index lacks packs and that --repair re-indexes them, not to pull', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  for (const n of readdirSync(cacheDir(ws))) if (n.startsWith('index.sqlite')) rmSync(join(cacheDir(ws), n));
+  const r = await dvx(ws, ['fsck']);
+  assert.doesNotMatch(r.stdout, /dvx pull/);
+  assert.match(r.stdout, /the index does not list 1 pack on disk; `dvx fsck --repair` indexes it/);
+  assert.match(r.stdout, /data in packs the index does not list \(`dvx fsck --repair` indexes them\): f, g/);
+  const report = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(report.notInCache, []);
+  assert.deepEqual(report.unindexed, ['f', 'g']);
+  const rep = await dvxOk(ws, ['fsck', '--repair']);
+  assert.doesNotMatch(rep.stdout, /not in the cache|packs the index does not list \(/);
+  assert.match(rep.stdout, /repaired: indexed pack/);
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});

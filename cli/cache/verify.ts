@@ -76,7 +76,7 @@ export function verifyCache(cache: LocalCache, onPack?: (done: number, total: nu
       report.bad.add(d.id);
       return d.id;
     }));
-    if (!indexed.has(id)) problem('unindexed_pack', id, `a complete pack of ${idx.entries.length} blobs that the index does not list (left by an interrupted command)`, 'note');
+    if (!indexed.has(id)) problem('unindexed_pack', id, `a complete pack of ${idx.entries.length} blobs that the index does not list (left by an interrupted command, or by a lost index)`, 'note');
     else {
       const rows = new Map(cache.index.blobsOfPack(id).map((r) => [r.id, r]));
       for (const e of idx.entries) {

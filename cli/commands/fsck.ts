@@ -40,14 +40,21 @@ export async function run(opts: FsckOptions): Promise<void> {
     if (repair && movedIndex) repair.movedIndex = movedIndex;
     // Judged after the repair, which may have indexed what the paths need.
     const affected = affectedPaths(cache, tracked, report.bad);
-    const notInCache = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest)).map((t) => t.dataPath);
+    // Data that is in the packs but not in the index (a crash, a lost index) needs --repair, not a pull.
+    const unindexedPacks = repair ? [] : report.problems.filter((p) => p.kind === 'unindexed_pack').map((p) => p.object);
+    const inUnindexed = new Set(unindexedPacks.flatMap((id) => report.decoded.get(id)!.entries.map((e) => e.id)));
+    const absent = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest));
+    const unindexed = absent.filter((t) => inUnindexed.has(t.pointer!.manifest)).map((t) => t.dataPath);
+    const notInCache = absent.filter((t) => !inUnindexed.has(t.pointer!.manifest)).map((t) => t.dataPath);
 
     if (opts.json) {
-      printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, repair });
+      printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, unindexed, repair });
     } else {
       info(opts, `checked ${plural(report.packs, 'pack')} (${formatBytes(report.packBytes)}), ${plural(report.blobs, 'blob')}, ${plural(report.manifests, 'manifest')}`);
       for (const p of report.problems) info(opts, describe(p));
       if (affected.length) info(opts, `affected tracked paths:\n${affected.map((a) => `  ${a}`).join('\n')}`);
+      if (unindexedPacks.length) info(opts, `the index does not list ${plural(unindexedPacks.length, 'pack')} on disk; \`dvx fsck --repair\` indexes ${unindexedPacks.length === 1 ? 'it' : 'them'}`);
+      if (unindexed.length) info(opts, `data in packs the index does not list (\`dvx fsck --repair\` indexes them): ${unindexed.join(', ')}`);
       if (notInCache.length) info(opts, `not in the cache (fetch with \`dvx pull\`): ${notInCache.join(', ')}`);
       if (repair) {
         if (repair.movedIndex) info(opts, `repaired: moved the damaged index to ${repair.movedIndex} (kept for inspection); every pack is indexed anew`);
