@@ -141,3 +141,31 @@ test('a deleted index.sqlite: fsck says the index lacks packs and that --repair 
   await assertClean(ws);
   await assertRestores(ws, { f, g });
 });
+
+test('a damaged Bloom filter: garbage is rebuilt silently; a filter that denies stored blobs is reported and rebuilt by --repair', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const bloom = join(cacheDir(ws), 'bloom.bin');
+  writeFileSync(bloom, 'garbage');
+  await dvxOk(ws, ['status']);
+  await assertClean(ws);
+  await dvxOk(ws, ['status']);
+  // A well-formed header over cleared bits: every stored blob is denied.
+  const bytes = readFileSync(bloom);
+  assert.equal(bytes.subarray(0, 8).toString('latin1'), 'DVXBLOOM');
+  bytes.fill(0, 32);
+  writeFileSync(bloom, bytes);
+  const r = await dvx(ws, ['fsck', '--json']);
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.problems.map((p: any) => p.kind), ['damaged_filter']);
+  assert.deepEqual(report.notInCache, [], 'fsck itself does not trust the damaged filter');
+  const rep = await dvxOk(ws, ['fsck', '--repair']);
+  assert.match(rep.stdout, /repaired: rebuilt the Bloom filter/);
+  await assertClean(ws);
+  // Adding the same data again stores nothing: the filter knows every blob again.
+  const packs = packFiles(ws).length;
+  writeFileSync(join(ws, 'f2'), f);
+  await dvxOk(ws, ['add', '-q', 'f2']);
+  assert.equal(packFiles(ws).length, packs, 'no chunk stored twice');
+  await assertRestores(ws, { f, g });
+});

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Bloom } from './bloom.ts';
 import { indexDamaged, isCorruption } from './damaged-index.ts';
@@ -71,7 +72,9 @@ export class CacheIndex {
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<typeof statements>;
   private bloom: Bloom | undefined;
-  private readonly bloomPath: string;
+  readonly bloomPath: string;
+  /** bloom.bin denies blobs the index holds: not loaded, and not overwritten but by dropSavedFilter() */
+  private savedFilterDamaged = false;
 
   constructor(private readonly path: string) {
     this.bloomPath = join(dirname(path), 'bloom.bin');
@@ -113,7 +116,7 @@ export class CacheIndex {
   /** The Bloom filter: the saved one if it holds the index's current generation, else rebuilt from the index. */
   private filter(): Bloom {
     if (this.bloom) return this.bloom;
-    let b = Bloom.load(this.bloomPath);
+    let b = this.savedFilterDamaged ? undefined : Bloom.load(this.bloomPath);
     if (!b || b.generation !== this.generation() || b.full) {
       // One read transaction: the ids and the generation they make up must agree.
       b = this.db.transaction(() => {
@@ -125,6 +128,34 @@ export class CacheIndex {
     }
     this.bloom = b;
     return b;
+  }
+
+  /**
+   * How many indexed blobs the saved Bloom filter denies, if it is one that
+   * commands trust (it claims the index's current generation): bit damage in
+   * a file whose header still reads, which makes add store blobs again and
+   * callers of has() think them missing. This process then stops trusting the
+   * file; replacing it is for dropSavedFilter() (`dvx fsck --repair`).
+   */
+  savedFilterMisses(): number {
+    return this.guard(() => this.db.transaction(() => {
+      const saved = Bloom.load(this.bloomPath);
+      if (!saved || saved.generation !== this.generation() || saved.full) return 0;
+      let misses = 0;
+      for (const id of this.stmt.allIds.iterate() as Iterable<Buffer>) if (!saved.mightHave(id)) misses++;
+      if (misses > 0) {
+        this.savedFilterDamaged = true;
+        this.bloom = undefined;
+      }
+      return misses;
+    })());
+  }
+
+  /** Deletes the saved Bloom filter: the next lookup builds one from the index, saved on close. */
+  dropSavedFilter(): void {
+    rmSync(this.bloomPath, { force: true });
+    this.savedFilterDamaged = false;
+    this.bloom = undefined;
   }
 
   has(id: string): boolean {
@@ -315,7 +346,7 @@ export class CacheIndex {
 
   close(): void {
     // Packs removed since loading leave stale bits: harmless "maybe"s, checked in SQLite.
-    if (this.bloom?.dirty) {
+    if (this.bloom?.dirty && !this.savedFilterDamaged) {
       try {
         this.bloom.save(this.bloomPath);
       } catch {

@@ -21,7 +21,8 @@ export type ProblemKind =
   | 'missing_blob' // referenced by a manifest but not stored
   | 'unindexed_pack' // a complete pack the index does not know (after a crash): a note
   | 'temp_file' // leftover of an interrupted write: a note
-  | 'damaged_index'; // index.sqlite unreadable: repair moves it aside and indexes the packs anew
+  | 'damaged_index' // index.sqlite unreadable: repair moves it aside and indexes the packs anew
+  | 'damaged_filter'; // bloom.bin denies blobs the index holds: repair deletes it (it is rebuilt from the index)
 
 export interface Problem {
   kind: ProblemKind;
@@ -51,6 +52,9 @@ export function verifyCache(cache: LocalCache, onPack?: (done: number, total: nu
   const indexed = new Map(cache.index.packs().map((p) => [p.id, p]));
   const refs = new Map<string, string[]>();
   const good = new Set<string>();
+
+  const misses = cache.index.savedFilterMisses();
+  if (misses > 0) problem('damaged_filter', cache.index.bloomPath, `denies ${misses} of the blobs the index holds, so dvx would store them again and count them missing`);
 
   onDisk.forEach((id, i) => {
     onPack?.(i, onDisk.length);
@@ -137,6 +141,8 @@ function tempFiles(cache: LocalCache): string[] {
 export interface RepairOutcome {
   /** where a damaged index.sqlite was moved before the packs were indexed anew */
   movedIndex?: string;
+  /** the Bloom filter was deleted, to be rebuilt from the index */
+  rebuiltFilter: boolean;
   indexed: string[];
   salvaged: { pack: string; blobs: number }[];
   dropped: string[];
@@ -145,14 +151,17 @@ export interface RepairOutcome {
 
 /** Salvages what verify found intact; what is damaged is dropped so it can be fetched or re-added. */
 export async function repairCache(cache: LocalCache, report: VerifyReport): Promise<RepairOutcome> {
-  const out: RepairOutcome = { indexed: [], salvaged: [], dropped: [], removedTemp: 0 };
+  const out: RepairOutcome = { rebuiltFilter: false, indexed: [], salvaged: [], dropped: [], removedTemp: 0 };
   const byPack = new Map<string, Problem[]>();
   for (const p of report.problems) {
     const pack = p.kind === 'damaged_blob' || p.kind === 'index_mismatch' ? /pack ([0-9a-f]{64})/.exec(p.detail)?.[1] : p.object;
     if (pack) byPack.set(pack, [...(byPack.get(pack) ?? []), p]);
   }
   for (const p of report.problems) {
-    if (p.kind === 'temp_file') {
+    if (p.kind === 'damaged_filter') {
+      cache.index.dropSavedFilter();
+      out.rebuiltFilter = true;
+    } else if (p.kind === 'temp_file') {
       // Only old leftovers: a younger one may belong to a command running now.
       if (Date.now() - statSync(p.object).mtimeMs > 10 * 60_000) {
         rmSync(p.object, { force: true });

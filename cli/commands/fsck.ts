@@ -34,8 +34,8 @@ export async function run(opts: FsckOptions): Promise<void> {
       report = verify(cache, opts);
       report.problems.unshift(problem);
     }
-    // A damaged index is fixed whole by moving it aside: the packs, indexed anew, are what remains to judge.
-    const damage = report.problems.filter((p) => p.severity === 'damage' && !(movedIndex && p.kind === 'damaged_index'));
+    // Derived files are fixed whole by --repair (the packs, indexed anew, are what remains to judge).
+    const damage = report.problems.filter((p) => p.severity === 'damage' && !(opts.repair && (p.kind === 'damaged_index' || p.kind === 'damaged_filter')));
     const repair = opts.repair ? await repairCache(cache, report) : undefined;
     if (repair && movedIndex) repair.movedIndex = movedIndex;
     // Judged after the repair, which may have indexed what the paths need.
@@ -58,6 +58,7 @@ export async function run(opts: FsckOptions): Promise<void> {
       if (notInCache.length) info(opts, `not in the cache (fetch with \`dvx pull\`): ${notInCache.join(', ')}`);
       if (repair) {
         if (repair.movedIndex) info(opts, `repaired: moved the damaged index to ${repair.movedIndex} (kept for inspection); every pack is indexed anew`);
+        if (repair.rebuiltFilter) info(opts, 'repaired: rebuilt the Bloom filter (bloom.bin) from the index');
         for (const p of repair.indexed) info(opts, `repaired: indexed pack ${p}`);
         for (const s of repair.salvaged) info(opts, `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}`);
         for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d}`);
