@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadHashing } from '../core/hash.ts';
 import { decodePack } from '../core/pack.ts';
 import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { makePack } from './support/packs.ts';
 import { seededBytes } from './support/prng.ts';
 
 /**
@@ -16,6 +18,8 @@ function packFiles(ws: string): string[] {
   const dir = join(ws, '.dvx/cache/packs');
   return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)));
 }
+
+await loadHashing();
 
 const cacheDir = (ws: string) => join(ws, '.dvx/cache');
 
@@ -169,3 +173,100 @@ test('a damaged Bloom filter: garbage is rebuilt silently; a filter that denies 
   assert.equal(packFiles(ws).length, packs, 'no chunk stored twice');
   await assertRestores(ws, { f, g });
 });
+
+test('a pack whose trailer is cut off: fsck says its blobs are readable; --repair keeps every blob and checkout still works', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const [pack] = packFiles(ws);
+  const id = pack!.slice(-64);
+  const blobs = decodePack(readFileSync(pack!)).entries.length;
+  truncateSync(pack!, statSync(pack!).size - 12);
+
+  const check = await dvx(ws, ['fsck', '--json']);
+  assert.equal(check.code, 1);
+  const report = JSON.parse(check.stdout);
+  assert.deepEqual(report.problems.map((p: any) => [p.kind, p.object]), [['damaged_pack', id]]);
+  assert.deepEqual(report.affected, [], 'every blob still reads back intact');
+
+  const rep = await dvx(ws, ['fsck', '--repair']);
+  assert.equal(rep.code, 0, rep.stdout + rep.stderr);
+  // The same blobs in the same order: the pack as it was, under its own id.
+  assert.match(rep.stdout, new RegExp(`repaired: rewrote ${blobs} intact blobs of damaged pack ${id}, which is whole again\n`));
+  assert.deepEqual(packFiles(ws), [pack]);
+  assert.doesNotMatch(rep.stdout, /dropped|lost/);
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});
+
+test('a pack cut short inside its last blob: that blob is named as lost, every other one is salvaged', async (t) => {
+  const { ws, f } = await twoFiles(t);
+  const [pack] = packFiles(ws);
+  const entries = decodePack(readFileSync(pack!)).entries;
+  const last = entries[entries.length - 1]!;
+  truncateSync(pack!, last.offset + last.length - 10);
+  const check = JSON.parse((await dvx(ws, ['fsck', '--json'])).stdout);
+  const cut = check.problems.find((p: any) => p.kind === 'damaged_blob');
+  assert.equal(cut.object, last.id);
+  assert.match(cut.detail, /past the end of the \d+-byte pack/);
+  const rep = await dvx(ws, ['fsck', '--repair', '--json']);
+  assert.equal(rep.code, 1);
+  const [salvaged] = JSON.parse(rep.stdout).repair.salvaged;
+  assert.equal(salvaged.blobs, entries.length - 1);
+  assert.deepEqual(salvaged.lost, [last.id]);
+  rmSync(join(ws, 'f'));
+  await dvxOk(ws, ['checkout', 'f']);
+  assert.deepEqual(readFileSync(join(ws, 'f')), f);
+});
+
+test('a pack with a damaged index area and a damaged blob: --repair salvages by the SQLite index what verifies and names what is lost', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const [pack] = packFiles(ws);
+  const bytes = readFileSync(pack!);
+  const idx = decodePack(bytes);
+  // One bit of one of g's chunks, and the trailer's magic.
+  const at = bytes.indexOf(g.subarray(50_000, 50_064));
+  const victim = idx.entries.find((e) => e.offset <= at && at < e.offset + e.length)!;
+  bytes[at + 5]! ^= 0x10;
+  bytes[bytes.length - 12]! ^= 0xff;
+  writeFileSync(pack!, bytes);
+
+  const check = await dvx(ws, ['fsck', '--json']);
+  assert.equal(check.code, 1);
+  const before = JSON.parse(check.stdout);
+  // g's manifest decodes (it verifies) and names the damaged chunk.
+  assert.deepEqual(before.problems.map((p: any) => p.kind), ['damaged_pack', 'damaged_blob', 'missing_blob']);
+  assert.deepEqual(before.problems.slice(0, 2).map((p: any) => p.object), [pack!.slice(-64), victim.id]);
+  assert.deepEqual(before.affected, ['g']);
+
+  const rep = await dvx(ws, ['fsck', '--repair', '--json']);
+  assert.equal(rep.code, 1);
+  const outcome = JSON.parse(rep.stdout).repair;
+  assert.equal(outcome.salvaged.length, 1);
+  assert.equal(outcome.salvaged[0].blobs, idx.entries.length - 1);
+  assert.deepEqual(outcome.salvaged[0].lost, [victim.id]);
+  assert.ok(!existsSync(pack!), 'the damaged pack is gone once its intact blobs are safe');
+  rmSync(join(ws, 'f'));
+  await dvxOk(ws, ['checkout', 'f']);
+  assert.deepEqual(readFileSync(join(ws, 'f')), f);
+});
+
+test('a damaged blob that another pack also holds: --repair indexes that copy and loses nothing', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const [pack] = packFiles(ws);
+  const bytes = readFileSync(pack!);
+  const first = decodePack(bytes).entries[0]!;
+  // A second copy, as two adds of the same data at once leave: the index points at the first only.
+  const copy = makePack([{ id: first.id, type: first.type, data: Buffer.from(bytes.subarray(first.offset, first.offset + first.length)) }]);
+  mkdirSync(join(cacheDir(ws), 'packs', copy.id.slice(0, 2)), { recursive: true });
+  writeFileSync(join(cacheDir(ws), 'packs', copy.id.slice(0, 2), copy.id), copy.bytes);
+  await dvxOk(ws, ['fsck', '--repair']);
+  bytes[first.offset + 3]! ^= 0x20;
+  writeFileSync(pack!, bytes);
+
+  const rep = await dvxOk(ws, ['fsck', '--repair', '--json']);
+  const [salvaged] = JSON.parse(rep.stdout).repair.salvaged;
+  assert.equal(salvaged.pack, pack!.slice(-64));
+  assert.deepEqual(salvaged.lost, []);
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});
+

@@ -257,12 +257,14 @@ export class CacheIndex {
    * As addPack for several packs (and file mappings without a pack), in one
    * transaction. `indexBytes`, when given, is the pack's encoded index (or its
    * tail): ids are then read from it as bytes rather than parsed from hex.
+   * The packs in `replacing` leave the index in the same transaction.
    */
-  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
+  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>, replacing: readonly string[] = []): void {
     const keysOf = (index: PackIndex, indexBytes: Uint8Array | undefined): Buffer[] => index.entries.map((e, i) => (indexBytes ? entryIdBytes(indexBytes, i) : bin(e.id)));
     const keys = packs.map((p) => (p.index ? keysOf(p.index, p.indexBytes) : []));
     let generation = 0;
     this.guard(() => this.db.transaction(() => {
+      for (const id of replacing) this.deletePack(id);
       packs.forEach(({ index, files }, p) => {
         if (index) {
           let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
@@ -289,13 +291,24 @@ export class CacheIndex {
     })());
   }
 
+  /**
+   * Indexes a rewrite of a pack in place of the pack, in one transaction: a
+   * crash leaves the old rows, never neither (its blobs would then be lost to
+   * a damaged pack's only index).
+   */
+  replacePack(oldId: string, index: PackIndex, files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
+    this.addPacks([{ index, files }], [oldId]);
+  }
+
   removePack(packId: string): void {
-    this.guard(() => this.db.transaction(() => {
-      const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
-      if (pid === undefined) return;
-      this.stmt.deleteBlobs.run(pid);
-      this.stmt.deletePack.run(pid);
-    })());
+    this.guard(() => this.db.transaction(() => this.deletePack(packId))());
+  }
+
+  private deletePack(packId: string): void {
+    const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
+    if (pid === undefined) return;
+    this.stmt.deleteBlobs.run(pid);
+    this.stmt.deletePack.run(pid);
   }
 
   removeFile(sha256: string): void {

@@ -60,13 +60,18 @@ export async function run(opts: FsckOptions): Promise<void> {
         if (repair.movedIndex) info(opts, `repaired: moved the damaged index to ${repair.movedIndex} (kept for inspection); every pack is indexed anew`);
         if (repair.rebuiltFilter) info(opts, 'repaired: rebuilt the Bloom filter (bloom.bin) from the index');
         for (const p of repair.indexed) info(opts, `repaired: indexed pack ${p}`);
-        for (const s of repair.salvaged) info(opts, `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}`);
-        for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d}`);
+        for (const s of repair.salvaged) {
+          const lost = s.lost.length > 0 ? `; lost ${plural(s.lost.length, 'blob')}: ${listIds(s.lost)}` : '';
+          const into = s.into === s.pack ? ', which is whole again' : s.into ? ` into pack ${s.into}` : undefined;
+          info(opts, into ? `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}${into}${lost}` : `repaired: deleted damaged pack ${s.pack}, none of its blobs verified${lost}`);
+        }
+        for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d} from the index (its file is gone)`);
         if (repair.removedTemp) info(opts, `repaired: removed ${plural(repair.removedTemp, 'leftover temp file')}`);
       }
       if (report.problems.length === 0) info(opts, 'no problems found');
     }
-    if (damage.length > 0) {
+    const lost = repair && (repair.salvaged.some((s) => s.lost.length > 0) || repair.dropped.length > 0 || report.problems.some((p) => p.kind === 'missing_blob'));
+    if (repair ? lost : damage.length > 0) {
       throw new DvxError(
         'cache_damaged',
         `${plural(damage.length, 'problem')} found in the cache${opts.repair ? ' (intact data salvaged; damaged data dropped)' : ''}`,
@@ -104,6 +109,10 @@ function reportDamagedIndex(ws: Workspace, tracked: Tracked[], problem: Problem,
     if (affected.length) info(opts, `affected tracked paths:\n${affected.map((a) => `  ${a}`).join('\n')}`);
   }
   throw new DvxError('cache_damaged', `the cache index ${problem.object} is damaged`, `run \`dvx fsck --repair\` to move it aside and index the ${plural(ids.length, 'pack')} anew`);
+}
+
+function listIds(ids: readonly string[]): string {
+  return ids.length <= 3 ? ids.join(', ') : `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more`;
 }
 
 function describe(p: Problem): string {
