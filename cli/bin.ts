@@ -82,7 +82,7 @@ program
 program
   .command('fsck')
   .description('verify the local cache: every pack re-hashed, every manifest decoded, every reference resolved')
-  .option('--repair', 'index complete packs left by a crash, salvage intact blobs of damaged packs, drop the rest')
+  .option('--repair', 'move a damaged index aside and index the packs anew, index complete packs left by a crash, salvage intact blobs of damaged packs, drop the rest')
   .addOption(json())
   .addOption(quiet())
   .action(action(() => import('./commands/fsck.ts')));

@@ -178,10 +178,19 @@ export interface PackDamage {
   readonly problem: string;
 }
 
-/** Re-hashes every blob of an in-memory pack; returns the blobs whose bytes do not match their id. */
-export function verifyPackBlobs(pack: Uint8Array, index: PackIndex): PackDamage[] {
+/**
+ * Re-hashes every blob of an in-memory pack; returns the blobs whose bytes do
+ * not match their id. The entries may come from elsewhere than the pack's own
+ * index (a damaged pack's blobs as a store's index places them), so a blob
+ * that ends past the pack is reported too.
+ */
+export function verifyPackBlobs(pack: Uint8Array, index: Pick<PackIndex, 'entries'>): PackDamage[] {
   const damaged: PackDamage[] = [];
   for (const e of index.entries) {
+    if (e.offset + e.length > pack.length) {
+      damaged.push({ id: e.id, offset: e.offset, problem: `ends at ${e.offset + e.length}, past the end of the ${pack.length}-byte pack` });
+      continue;
+    }
     const actual = blake3Hex(pack.subarray(e.offset, e.offset + e.length));
     if (actual !== e.id) damaged.push({ id: e.id, offset: e.offset, problem: `content hashes to ${actual}` });
   }

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Bloom } from './bloom.ts';
+import { indexDamaged, isCorruption } from './damaged-index.ts';
 import { entryIdBytes, type BlobType, type PackIndex } from '../../core/pack.ts';
 
 /**
@@ -35,45 +37,76 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) W
 const hex = (b: Buffer) => b.toString('hex');
 const bin = (h: string) => Buffer.from(h, 'hex');
 
+function statements(db: Database.Database) {
+  return {
+    has: db.prepare('SELECT 1 FROM blobs WHERE id = ?').pluck(),
+    locate: db.prepare('SELECT p.id AS pack, b.offset, b.length, b.type FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id = ?'),
+    locateRaw: db.prepare('SELECT pid, offset, length, type FROM blobs WHERE id = ?').raw(),
+    following: db.prepare('SELECT lower(hex(id)), offset, length, type FROM blobs WHERE pid = ? AND offset > ? ORDER BY offset LIMIT ?').raw(),
+    packIdOf: db.prepare('SELECT id FROM packs WHERE pid = ?').pluck(),
+    insertPack: db.prepare('INSERT INTO packs (id, bytes, blobs, added) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING pid').pluck(),
+    insertBlob: db.prepare('INSERT OR IGNORE INTO blobs (id, pid, offset, length, type) VALUES (?, ?, ?, ?, ?)'),
+    insertFile: db.prepare('INSERT OR IGNORE INTO files (sha256, manifest) VALUES (?, ?)'),
+    fileManifest: db.prepare('SELECT manifest FROM files WHERE sha256 = ?').pluck(),
+    packs: db.prepare('SELECT id, bytes, blobs FROM packs'),
+    packPid: db.prepare('SELECT pid FROM packs WHERE id = ?').pluck(),
+    deleteBlobs: db.prepare('DELETE FROM blobs WHERE pid = ?'),
+    deletePack: db.prepare('DELETE FROM packs WHERE pid = ?'),
+    blobsOfPack: db.prepare('SELECT id, offset, length, type FROM blobs WHERE pid = ? ORDER BY offset'),
+    allBlobs: db.prepare('SELECT b.id, p.id AS pack, b.type FROM blobs b JOIN packs p ON p.pid = b.pid'),
+    blobCount: db.prepare('SELECT count(*) FROM blobs').pluck(),
+    files: db.prepare('SELECT sha256, manifest FROM files'),
+    deleteFile: db.prepare('DELETE FROM files WHERE sha256 = ?'),
+    allIds: db.prepare('SELECT id FROM blobs').pluck(),
+    generation: db.prepare("SELECT value FROM meta WHERE key = 'blob_generation'").pluck(),
+    bumpGeneration: db.prepare("INSERT INTO meta (key, value) VALUES ('blob_generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value").pluck(),
+  };
+}
+
+/**
+ * Every public method turns SQLite's "not a database" and "malformed" errors
+ * into one that names the file and the repair (./damaged-index.ts): a damaged
+ * page may be met by any query, not only when opening.
+ */
 export class CacheIndex {
   private readonly db: Database.Database;
-  private readonly stmt;
+  private readonly stmt: ReturnType<typeof statements>;
   private bloom: Bloom | undefined;
-  private readonly bloomPath: string;
+  readonly bloomPath: string;
+  /** bloom.bin denies blobs the index holds: not loaded, and not overwritten but by dropSavedFilter() */
+  private savedFilterDamaged = false;
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     this.bloomPath = join(dirname(path), 'bloom.bin');
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 10000');
-    // Lookups hit random keys: a roomy page cache helps; no mmap, whose touched
-    // pages would count against add's memory budget as the index grows.
-    this.db.pragma('cache_size = -32768');
-    this.db.exec(SCHEMA);
-    this.stmt = {
-      has: this.db.prepare('SELECT 1 FROM blobs WHERE id = ?').pluck(),
-      locate: this.db.prepare('SELECT p.id AS pack, b.offset, b.length, b.type FROM blobs b JOIN packs p ON p.pid = b.pid WHERE b.id = ?'),
-      locateRaw: this.db.prepare('SELECT pid, offset, length, type FROM blobs WHERE id = ?').raw(),
-      following: this.db.prepare('SELECT lower(hex(id)), offset, length, type FROM blobs WHERE pid = ? AND offset > ? ORDER BY offset LIMIT ?').raw(),
-      packIdOf: this.db.prepare('SELECT id FROM packs WHERE pid = ?').pluck(),
-      insertPack: this.db.prepare('INSERT INTO packs (id, bytes, blobs, added) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING pid').pluck(),
-      insertBlob: this.db.prepare('INSERT OR IGNORE INTO blobs (id, pid, offset, length, type) VALUES (?, ?, ?, ?, ?)'),
-      insertFile: this.db.prepare('INSERT OR IGNORE INTO files (sha256, manifest) VALUES (?, ?)'),
-      fileManifest: this.db.prepare('SELECT manifest FROM files WHERE sha256 = ?').pluck(),
-      packs: this.db.prepare('SELECT id, bytes, blobs FROM packs'),
-      packPid: this.db.prepare('SELECT pid FROM packs WHERE id = ?').pluck(),
-      deleteBlobs: this.db.prepare('DELETE FROM blobs WHERE pid = ?'),
-      deletePack: this.db.prepare('DELETE FROM packs WHERE pid = ?'),
-      blobsOfPack: this.db.prepare('SELECT id, offset, length, type FROM blobs WHERE pid = ? ORDER BY offset'),
-      allBlobs: this.db.prepare('SELECT b.id, p.id AS pack, b.type FROM blobs b JOIN packs p ON p.pid = b.pid'),
-      blobCount: this.db.prepare('SELECT count(*) FROM blobs').pluck(),
-      files: this.db.prepare('SELECT sha256, manifest FROM files'),
-      deleteFile: this.db.prepare('DELETE FROM files WHERE sha256 = ?'),
-      allIds: this.db.prepare('SELECT id FROM blobs').pluck(),
-      generation: this.db.prepare("SELECT value FROM meta WHERE key = 'blob_generation'").pluck(),
-      bumpGeneration: this.db.prepare("INSERT INTO meta (key, value) VALUES ('blob_generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value").pluck(),
-    };
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 10000');
+      // Lookups hit random keys: a roomy page cache helps; no mmap, whose touched
+      // pages would count against add's memory budget as the index grows.
+      db.pragma('cache_size = -32768');
+      db.exec(SCHEMA);
+      this.stmt = statements(db);
+      this.db = db;
+    } catch (err) {
+      db?.close();
+      throw this.checked(err);
+    }
+  }
+
+  /** `err`, or the error naming this index as damaged when SQLite found it so. */
+  private checked(err: unknown): unknown {
+    return isCorruption(err) ? indexDamaged(this.path, err) : err;
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.checked(err);
+    }
   }
 
   private generation(): number {
@@ -83,7 +116,7 @@ export class CacheIndex {
   /** The Bloom filter: the saved one if it holds the index's current generation, else rebuilt from the index. */
   private filter(): Bloom {
     if (this.bloom) return this.bloom;
-    let b = Bloom.load(this.bloomPath);
+    let b = this.savedFilterDamaged ? undefined : Bloom.load(this.bloomPath);
     if (!b || b.generation !== this.generation() || b.full) {
       // One read transaction: the ids and the generation they make up must agree.
       b = this.db.transaction(() => {
@@ -97,18 +130,51 @@ export class CacheIndex {
     return b;
   }
 
+  /**
+   * How many indexed blobs the saved Bloom filter denies, if it is one that
+   * commands trust (it claims the index's current generation): bit damage in
+   * a file whose header still reads, which makes add store blobs again and
+   * callers of has() think them missing. This process then stops trusting the
+   * file; replacing it is for dropSavedFilter() (`dvx fsck --repair`).
+   */
+  savedFilterMisses(): number {
+    return this.guard(() => this.db.transaction(() => {
+      const saved = Bloom.load(this.bloomPath);
+      if (!saved || saved.generation !== this.generation() || saved.full) return 0;
+      let misses = 0;
+      for (const id of this.stmt.allIds.iterate() as Iterable<Buffer>) if (!saved.mightHave(id)) misses++;
+      if (misses > 0) {
+        this.savedFilterDamaged = true;
+        this.bloom = undefined;
+      }
+      return misses;
+    })());
+  }
+
+  /** Deletes the saved Bloom filter: the next lookup builds one from the index, saved on close. */
+  dropSavedFilter(): void {
+    rmSync(this.bloomPath, { force: true });
+    this.savedFilterDamaged = false;
+    this.bloom = undefined;
+  }
+
   has(id: string): boolean {
     return this.hasKey(bin(id));
   }
 
   /** As has(), for an id given as its 32 bytes. */
   hasKey(key: Uint8Array): boolean {
-    if (!this.filter().mightHave(key)) return false;
-    return this.stmt.has.get(Buffer.from(key.buffer, key.byteOffset, key.length)) !== undefined;
+    // Inline rather than guard(): add asks this for every chunk.
+    try {
+      if (!this.filter().mightHave(key)) return false;
+      return this.stmt.has.get(Buffer.from(key.buffer, key.byteOffset, key.length)) !== undefined;
+    } catch (err) {
+      throw this.checked(err);
+    }
   }
 
   locate(id: string): BlobLocation | undefined {
-    const row = this.stmt.locate.get(bin(id)) as { pack: Buffer; offset: number; length: number; type: BlobType } | undefined;
+    const row = this.guard(() => this.stmt.locate.get(bin(id))) as { pack: Buffer; offset: number; length: number; type: BlobType } | undefined;
     return row && { pack: hex(row.pack), offset: row.offset, length: row.length, type: row.type };
   }
 
@@ -120,6 +186,10 @@ export class CacheIndex {
    * instead of one per blob.
    */
   locateMany(ids: readonly string[]): (BlobLocation | undefined)[] {
+    return this.guard(() => this.findMany(ids));
+  }
+
+  private findMany(ids: readonly string[]): (BlobLocation | undefined)[] {
     const out: (BlobLocation | undefined)[] = new Array(ids.length);
     const packIds = new Map<number, string>();
     const packOf = (pid: number) => {
@@ -187,12 +257,14 @@ export class CacheIndex {
    * As addPack for several packs (and file mappings without a pack), in one
    * transaction. `indexBytes`, when given, is the pack's encoded index (or its
    * tail): ids are then read from it as bytes rather than parsed from hex.
+   * The packs in `replacing` leave the index in the same transaction.
    */
-  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>): void {
+  addPacks(packs: ReadonlyArray<{ index?: PackIndex | undefined; indexBytes?: Uint8Array | undefined; files: ReadonlyArray<{ sha256: string; manifest: string }> }>, replacing: readonly string[] = []): void {
     const keysOf = (index: PackIndex, indexBytes: Uint8Array | undefined): Buffer[] => index.entries.map((e, i) => (indexBytes ? entryIdBytes(indexBytes, i) : bin(e.id)));
     const keys = packs.map((p) => (p.index ? keysOf(p.index, p.indexBytes) : []));
     let generation = 0;
-    this.db.transaction(() => {
+    this.guard(() => this.db.transaction(() => {
+      for (const id of replacing) this.deletePack(id);
       packs.forEach(({ index, files }, p) => {
         if (index) {
           let pid = this.stmt.insertPack.get(bin(index.packId), index.packBytes, index.entries.length, Date.now()) as number | undefined;
@@ -203,7 +275,7 @@ export class CacheIndex {
         for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
       });
       if (packs.some((p) => p.index)) generation = this.stmt.bumpGeneration.get() as number;
-    })();
+    })());
     if (generation === 0 || !this.bloom) return;
     // Our filter follows our own additions only while no other process added in between.
     if (this.bloom.generation === generation - 1) {
@@ -214,65 +286,86 @@ export class CacheIndex {
   }
 
   addFiles(files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
-    this.db.transaction(() => {
+    this.guard(() => this.db.transaction(() => {
       for (const f of files) this.stmt.insertFile.run(bin(f.sha256), bin(f.manifest));
-    })();
+    })());
+  }
+
+  /**
+   * Indexes a rewrite of a pack in place of the pack, in one transaction: a
+   * crash leaves the old rows, never neither (its blobs would then be lost to
+   * a damaged pack's only index).
+   */
+  replacePack(oldId: string, index: PackIndex, files: ReadonlyArray<{ sha256: string; manifest: string }>): void {
+    this.addPacks([{ index, files }], [oldId]);
   }
 
   removePack(packId: string): void {
-    this.db.transaction(() => {
-      const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
-      if (pid === undefined) return;
-      this.stmt.deleteBlobs.run(pid);
-      this.stmt.deletePack.run(pid);
-    })();
+    this.guard(() => this.db.transaction(() => this.deletePack(packId))());
+  }
+
+  private deletePack(packId: string): void {
+    const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
+    if (pid === undefined) return;
+    this.stmt.deleteBlobs.run(pid);
+    this.stmt.deletePack.run(pid);
   }
 
   removeFile(sha256: string): void {
-    this.stmt.deleteFile.run(bin(sha256));
+    this.guard(() => this.stmt.deleteFile.run(bin(sha256)));
   }
 
   /** The file manifest id of a content this cache can reproduce, if any. */
   fileManifest(sha256: string): string | undefined {
-    const m = this.stmt.fileManifest.get(bin(sha256)) as Buffer | undefined;
+    const m = this.guard(() => this.stmt.fileManifest.get(bin(sha256))) as Buffer | undefined;
     return m && hex(m);
   }
 
   packs(): PackRow[] {
-    return (this.stmt.packs.all() as { id: Buffer; bytes: number; blobs: number }[]).map((r) => ({ id: hex(r.id), bytes: r.bytes, blobs: r.blobs }));
+    return (this.guard(() => this.stmt.packs.all()) as { id: Buffer; bytes: number; blobs: number }[]).map((r) => ({ id: hex(r.id), bytes: r.bytes, blobs: r.blobs }));
   }
 
   blobsOfPack(packId: string): { id: string; offset: number; length: number; type: BlobType }[] {
-    const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
-    if (pid === undefined) return [];
-    return (this.stmt.blobsOfPack.all(pid) as { id: Buffer; offset: number; length: number; type: BlobType }[]).map((r) => ({ ...r, id: hex(r.id) }));
+    return this.guard(() => {
+      const pid = this.stmt.packPid.get(bin(packId)) as number | undefined;
+      if (pid === undefined) return [];
+      return (this.stmt.blobsOfPack.all(pid) as { id: Buffer; offset: number; length: number; type: BlobType }[]).map((r) => ({ ...r, id: hex(r.id) }));
+    });
   }
 
   *allBlobs(): Generator<{ id: string; pack: string; type: BlobType }> {
-    for (const r of this.stmt.allBlobs.iterate() as Iterable<{ id: Buffer; pack: Buffer; type: BlobType }>) yield { id: hex(r.id), pack: hex(r.pack), type: r.type };
+    try {
+      for (const r of this.stmt.allBlobs.iterate() as Iterable<{ id: Buffer; pack: Buffer; type: BlobType }>) yield { id: hex(r.id), pack: hex(r.pack), type: r.type };
+    } catch (err) {
+      throw this.checked(err);
+    }
   }
 
   *files(): Generator<{ sha256: string; manifest: string }> {
-    for (const r of this.stmt.files.iterate() as Iterable<{ sha256: Buffer; manifest: Buffer }>) yield { sha256: hex(r.sha256), manifest: hex(r.manifest) };
+    try {
+      for (const r of this.stmt.files.iterate() as Iterable<{ sha256: Buffer; manifest: Buffer }>) yield { sha256: hex(r.sha256), manifest: hex(r.manifest) };
+    } catch (err) {
+      throw this.checked(err);
+    }
   }
 
   blobCount(): number {
-    return this.stmt.blobCount.get() as number;
+    return this.guard(() => this.stmt.blobCount.get()) as number;
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.guard(() => this.db.transaction(fn)());
   }
 
   close(): void {
     // Packs removed since loading leave stale bits: harmless "maybe"s, checked in SQLite.
-    if (this.bloom?.dirty) {
+    if (this.bloom?.dirty && !this.savedFilterDamaged) {
       try {
         this.bloom.save(this.bloomPath);
       } catch {
         // a missing filter is rebuilt next time
       }
     }
-    this.db.close();
+    this.guard(() => this.db.close());
   }
 }

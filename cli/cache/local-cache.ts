@@ -23,7 +23,11 @@ export class LocalCache {
 
   private constructor(readonly dir: string, private readonly opts: { fsync?: boolean }, private readonly lock: CacheLock) {
     this.packs = new PackFiles(dir);
-    this.index = new CacheIndex(join(dir, 'index.sqlite'));
+    this.index = new CacheIndex(LocalCache.indexPath(dir));
+  }
+
+  static indexPath(dir: string): string {
+    return join(dir, 'index.sqlite');
   }
 
   /** Opens the cache; `exclusive` (for gc) waits for no one and keeps everyone else out. */
@@ -102,8 +106,11 @@ export class LocalCache {
   }
 
   close(): void {
-    this.packs.close();
-    this.index.close();
-    this.lock.release();
+    try {
+      this.packs.close();
+      this.index.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }

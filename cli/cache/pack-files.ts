@@ -112,6 +112,8 @@ export class PackFiles {
   /** Moves a finished temp file into place under its id. */
   publish(tmpPath: string, id: string): void {
     const dest = this.path(id);
+    // A salvaged pack can take the place of its damaged original: reads must not go on from the old file.
+    this.forget(id);
     try {
       mkdirSync(join(this.packsDir, id.slice(0, 2)), { recursive: true });
       renameSync(tmpPath, dest);
@@ -121,12 +123,16 @@ export class PackFiles {
   }
 
   remove(id: string): void {
+    this.forget(id);
+    rmSync(this.path(id), { force: true });
+  }
+
+  private forget(id: string): void {
     const fd = this.fds.get(id);
     if (fd !== undefined) {
       closeSync(fd);
       this.fds.delete(id);
     }
-    rmSync(this.path(id), { force: true });
   }
 
   close(): void {

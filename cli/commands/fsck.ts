@@ -1,6 +1,8 @@
-import { DvxError } from '../../core/errors.ts';
-import type { LocalCache } from '../cache/local-cache.ts';
-import { repairCache, verifyCache, type Problem } from '../cache/verify.ts';
+import { DvxError, errorMessage } from '../../core/errors.ts';
+import { isIndexDamaged, moveDamagedIndex } from '../cache/damaged-index.ts';
+import { LocalCache } from '../cache/local-cache.ts';
+import { PackFiles } from '../cache/pack-files.ts';
+import { repairCache, verifyCache, type Problem, type VerifyReport } from '../cache/verify.ts';
 import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
 import type { Tracked } from '../workspace/workspace.ts';
 import { Workspace } from '../workspace/workspace.ts';
@@ -12,33 +14,64 @@ export interface FsckOptions extends OutputOptions {
 export async function run(opts: FsckOptions): Promise<void> {
   const ws = Workspace.find();
   try {
-    const cache = await ws.cache();
-    const report = verifyCache(cache, (done, total) => {
-      if (process.stderr.isTTY && !opts.json && !opts.quiet) process.stderr.write(`\rchecking packs ${done}/${total}`);
-    });
-    if (process.stderr.isTTY && !opts.json && !opts.quiet) process.stderr.write('\r\x1b[K');
     const tracked = ws.tracked();
-    const affected = affectedPaths(cache, tracked, report.bad);
-    const notInCache = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest)).map((t) => t.dataPath);
-    const damage = report.problems.filter((p) => p.severity === 'damage');
+    const indexPath = LocalCache.indexPath(ws.cacheDir);
+    let cache: LocalCache;
+    let report: VerifyReport;
+    let movedIndex: string | undefined;
+    try {
+      cache = await ws.cache();
+      report = verify(cache, opts);
+    } catch (err) {
+      if (!isIndexDamaged(err)) throw err;
+      const problem: Problem = { kind: 'damaged_index', object: indexPath, detail: errorMessage(err.cause ?? err), severity: 'damage' };
+      await ws.closeCache().catch((e: unknown) => {
+        if (!isIndexDamaged(e)) throw e;
+      });
+      if (!opts.repair) return reportDamagedIndex(ws, tracked, problem, opts);
+      movedIndex = moveDamagedIndex(indexPath);
+      cache = await ws.cache();
+      report = verify(cache, opts);
+      report.problems.unshift(problem);
+    }
+    // Derived files are fixed whole by --repair (the packs, indexed anew, are what remains to judge).
+    const damage = report.problems.filter((p) => p.severity === 'damage' && !(opts.repair && (p.kind === 'damaged_index' || p.kind === 'damaged_filter')));
     const repair = opts.repair ? await repairCache(cache, report) : undefined;
+    if (repair && movedIndex) repair.movedIndex = movedIndex;
+    // Judged after the repair, which may have indexed what the paths need.
+    const affected = affectedPaths(cache, tracked, report.bad);
+    // Data that is in the packs but not in the index (a crash, a lost index) needs --repair, not a pull.
+    const unindexedPacks = repair ? [] : report.problems.filter((p) => p.kind === 'unindexed_pack').map((p) => p.object);
+    const inUnindexed = new Set(unindexedPacks.flatMap((id) => report.decoded.get(id)!.entries.map((e) => e.id)));
+    const absent = tracked.filter((t) => t.pointer && !cache.has(t.pointer.manifest) && !report.bad.has(t.pointer.manifest));
+    const unindexed = absent.filter((t) => inUnindexed.has(t.pointer!.manifest)).map((t) => t.dataPath);
+    const notInCache = absent.filter((t) => !inUnindexed.has(t.pointer!.manifest)).map((t) => t.dataPath);
 
     if (opts.json) {
-      printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, repair });
+      printJson({ packs: report.packs, packBytes: report.packBytes, blobs: report.blobs, manifests: report.manifests, problems: report.problems, affected, notInCache, unindexed, repair });
     } else {
       info(opts, `checked ${plural(report.packs, 'pack')} (${formatBytes(report.packBytes)}), ${plural(report.blobs, 'blob')}, ${plural(report.manifests, 'manifest')}`);
       for (const p of report.problems) info(opts, describe(p));
       if (affected.length) info(opts, `affected tracked paths:\n${affected.map((a) => `  ${a}`).join('\n')}`);
+      if (unindexedPacks.length) info(opts, `the index does not list ${plural(unindexedPacks.length, 'pack')} on disk; \`dvx fsck --repair\` indexes ${unindexedPacks.length === 1 ? 'it' : 'them'}`);
+      if (unindexed.length) info(opts, `data in packs the index does not list (\`dvx fsck --repair\` indexes them): ${unindexed.join(', ')}`);
       if (notInCache.length) info(opts, `not in the cache (fetch with \`dvx pull\`): ${notInCache.join(', ')}`);
       if (repair) {
+        if (repair.movedIndex) info(opts, `repaired: moved the damaged index to ${repair.movedIndex} (kept for inspection); every pack is indexed anew`);
+        if (repair.rebuiltFilter) info(opts, 'repaired: rebuilt the Bloom filter (bloom.bin) from the index');
         for (const p of repair.indexed) info(opts, `repaired: indexed pack ${p}`);
-        for (const s of repair.salvaged) info(opts, `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}`);
-        for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d}`);
+        for (const s of repair.salvaged) {
+          const lost = s.lost.length > 0 ? `; lost ${plural(s.lost.length, 'blob')}: ${listIds(s.lost)}` : '';
+          const into = s.into === s.pack ? ', which is whole again' : s.into ? ` into pack ${s.into}` : undefined;
+          info(opts, into ? `repaired: rewrote ${plural(s.blobs, 'intact blob')} of damaged pack ${s.pack}${into}${lost}` : `repaired: deleted damaged pack ${s.pack}, none of its blobs verified${lost}`);
+        }
+        for (const d of repair.dropped) info(opts, `repaired: dropped pack ${d} from the index (its file is gone)`);
         if (repair.removedTemp) info(opts, `repaired: removed ${plural(repair.removedTemp, 'leftover temp file')}`);
       }
       if (report.problems.length === 0) info(opts, 'no problems found');
     }
-    if (damage.length > 0) {
+    const lost = repair && (repair.salvaged.some((s) => s.lost.length > 0) || repair.dropped.length > 0 || report.problems.some((p) => p.kind === 'missing_blob'));
+    if (repair ? lost : damage.length > 0) {
       throw new DvxError(
         'cache_damaged',
         `${plural(damage.length, 'problem')} found in the cache${opts.repair ? ' (intact data salvaged; damaged data dropped)' : ''}`,
@@ -48,6 +81,38 @@ export async function run(opts: FsckOptions): Promise<void> {
   } finally {
     await ws.close();
   }
+}
+
+function verify(cache: LocalCache, opts: FsckOptions): VerifyReport {
+  const interactive = process.stderr.isTTY && !opts.json && !opts.quiet;
+  const report = verifyCache(cache, (done, total) => {
+    if (interactive) process.stderr.write(`\rchecking packs ${done}/${total}`);
+  });
+  if (interactive) process.stderr.write('\r\x1b[K');
+  return report;
+}
+
+/**
+ * Without an index no tracked data can be read, and the packs are not
+ * checked: --repair checks them while it indexes them anew.
+ */
+function reportDamagedIndex(ws: Workspace, tracked: Tracked[], problem: Problem, opts: FsckOptions): never {
+  const packs = new PackFiles(ws.cacheDir);
+  const ids = packs.list();
+  const packBytes = ids.reduce((n, id) => n + packs.size(id), 0);
+  const affected = tracked.filter((t) => t.pointer).map((t) => t.dataPath);
+  if (opts.json) {
+    printJson({ packs: ids.length, packBytes, blobs: 0, manifests: 0, problems: [problem], affected, notInCache: [] });
+  } else {
+    info(opts, describe(problem));
+    info(opts, `packs not checked: ${plural(ids.length, 'pack')} (${formatBytes(packBytes)}); \`dvx fsck --repair\` checks them as it indexes them anew`);
+    if (affected.length) info(opts, `affected tracked paths:\n${affected.map((a) => `  ${a}`).join('\n')}`);
+  }
+  throw new DvxError('cache_damaged', `the cache index ${problem.object} is damaged`, `run \`dvx fsck --repair\` to move it aside and index the ${plural(ids.length, 'pack')} anew`);
+}
+
+function listIds(ids: readonly string[]): string {
+  return ids.length <= 3 ? ids.join(', ') : `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more`;
 }
 
 function describe(p: Problem): string {

@@ -80,8 +80,21 @@ export class Workspace {
   async close(): Promise<void> {
     this.stats?.close();
     this.stats = undefined;
-    if (this.cacheP) (await this.cacheP).close();
+    await this.closeCache();
+  }
+
+  /** Closes the cache so that the next cache() opens it afresh; a cache that failed to open has nothing to close. */
+  async closeCache(): Promise<void> {
+    const opening = this.cacheP;
     this.cacheP = undefined;
+    let cache: LocalCache;
+    try {
+      if (!opening) return;
+      cache = await opening;
+    } catch {
+      return;
+    }
+    cache.close();
   }
 
   abs(path: string): string {
