@@ -129,7 +129,7 @@ function key(s: PathState): string {
     case 'inside':
       return `inside ${s.entries.map((e) => `${e.path}\0${e.mode}\0${e.sha256}`).join('\0')}`;
     case 'invalid':
-      return `invalid ${s.bad.pointerPath}\0${s.bad.reason}`;
+      return `invalid ${s.bad.pointerPath}\0${s.bad.blob}`;
     case 'unknown':
       return `unknown ${s.manifest}`;
   }
