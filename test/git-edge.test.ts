@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -12,17 +11,6 @@ import { startServer, type TestServer } from './support/server.ts';
  * Edges of the git integration: hooks that are not plain files, git's
  * template directory, refs that name no commit, and `dvx get`'s output.
  */
-
-function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function gitOk(cwd: string, args: string[], env: Record<string, string> = {}): string {
-  const r = gitRun(cwd, args, env);
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout + r.stderr;
-}
 
 async function serverRefs(server: TestServer, token: string, repo: string): Promise<Record<string, string>> {
   const a = await request(server.url, `/api/v1/repos/${repo}/refs`, { token });
@@ -229,15 +217,20 @@ test("install --global over the hooks-only template folder an older dvx set up: 
   assert.deepEqual(h.fresh('after').files, expected);
 });
 
-test('get: a directory cannot go to stdout; -o an existing folder takes a file under its name; nothing is replaced without --force', async (t) => {
+/** A server holding `repo` pushed from pushingWorkspace, and `dvx get` of it run in an empty folder with a read token. */
+async function pushedForGet(t: Parameters<typeof workspace>[0], repo: string) {
   const server = await startServer(t, { backend: 'fs' });
-  const repo = 'getting';
   const token = await server.token(repo, 'write');
   const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
   gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
   const env = { DVX_TOKEN: await server.token(repo, 'read') };
   const out = tempDir(t, 'dvx-get-');
   const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+  return { server, repo, env, out, get };
+}
+
+test('get: a directory cannot go to stdout; -o an existing folder takes a file under its name; nothing is replaced without --force', async (t) => {
+  const { out, get } = await pushedForGet(t, 'getting');
   const events = seededBytes(3, 20_000);
 
   // A directory to stdout: refused before anything is written, and nothing named '-' appears.
@@ -288,14 +281,7 @@ test('get: a directory cannot go to stdout; -o an existing folder takes a file u
 });
 
 test('get --rev main~1: one message saying which revisions the server takes (it resolves names, not expressions)', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
-  const repo = 'revs';
-  const token = await server.token(repo, 'write');
-  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
-  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
-  const env = { DVX_TOKEN: await server.token(repo, 'read') };
-  const out = tempDir(t, 'dvx-get-');
-  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args], env);
+  const { server, repo, env, out, get } = await pushedForGet(t, 'revs');
 
   const expr = await get(['events.csv', '--rev', 'main~1']);
   assert.equal(expr.code, 1);

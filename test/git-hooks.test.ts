@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitRun, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
 
 const HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'];
-
-/** Runs git and returns { code, stdout, stderr } without throwing. */
-function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
 
 function pointerSha(text: string): string {
   return /sha256: ([0-9a-f]{64})/.exec(text)![1]!;

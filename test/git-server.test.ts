@@ -10,7 +10,7 @@ import { decodePointer } from '../core/pointer.ts';
 import { decodePack } from '../core/pack.ts';
 import { encodeIdList, MediaType, type CommitRecord, type RecordPointer } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
-import { DVX_BIN, dvx, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { dvx, DVX_BIN, dvxOk, git, gitOk, gitRun, tempDir, workspace } from './support/cli.ts';
 import { request, errorCode, type Answer } from './support/http.ts';
 import { chunkBlob, makeFile, makeTree, push, pushFile, type TestFile } from './support/packs.ts';
 import { deadPid } from './support/pids.ts';
@@ -26,17 +26,6 @@ import { BACKENDS, startServer, type TestServer } from './support/server.ts';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const azurite = await startAzurite();
 after(() => azurite.dispose());
-
-function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function gitOk(cwd: string, args: string[], env: Record<string, string> = {}): string {
-  const r = gitRun(cwd, args, env);
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout + r.stderr;
-}
 
 /** A port that is free now, so that a restarted server keeps the URL the workspace's remote names. */
 function freePort(): Promise<number> {

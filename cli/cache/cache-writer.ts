@@ -1,6 +1,4 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { encodeFileManifest, encodeFileManifestEntries, fileManifestId, type FileManifest } from '../../core/file-manifest.ts';
 import { BlobType, PackBuilder, type PackIndex } from '../../core/pack.ts';
@@ -149,7 +147,7 @@ export class CacheWriter {
     if (this.current && length > 0 && !this.current.builder.fits(length)) this.seal();
     if (this.current) return this.current;
     const tmpDir = this.packs.tmpDir;
-    const tmpPath = join(tmpDir, `pack-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmpPath = this.packs.newTempPath();
     try {
       mkdirSync(tmpDir, { recursive: true });
       this.staging ??= Staging.standalone();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
@@ -19,6 +20,11 @@ export class PackFiles {
 
   get packsDir(): string { return join(this.dir, 'packs'); }
   get tmpDir(): string { return join(this.dir, 'tmp'); }
+
+  /** A fresh name in tmpDir for a pack being written (the pid says whose it is). */
+  newTempPath(): string {
+    return join(this.tmpDir, `pack-${process.pid}-${randomBytes(6).toString('hex')}`);
+  }
 
   path(id: string): string {
     return join(this.packsDir, id.slice(0, 2), id);

@@ -1,6 +1,4 @@
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { decodeFileManifest } from '../../core/file-manifest.ts';
 import { blake3Hex } from '../../core/hash.ts';
@@ -60,7 +58,7 @@ export function salvagePack(cache: LocalCache, pack: string, keep: readonly Pack
 }
 
 function writePack(cache: LocalCache, index: PackIndex, parts: readonly Uint8Array[]): void {
-  const tmp = join(cache.packs.tmpDir, `pack-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = cache.packs.newTempPath();
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx');

@@ -62,7 +62,7 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     // what an earlier, killed download left beside the output (its writer's pid is gone)
     removeStaleTemps(dirname(out));
     if (isDir) {
-      const n = await getDir(http, `${urlPath}?format=tar`, out, !!opts.force);
+      const n = await getDir(http, `${urlPath}?format=tar`, out);
       if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
       else info(opts, `downloaded ${clean}@${rev} (${n} files) into ${out}`);
       return;
@@ -190,9 +190,10 @@ async function getToStdout(http: HttpClient, urlPath: string, sha: string): Prom
 
 /**
  * Unpacked into a temp folder beside `out`, then renamed into place: a failed
- * download leaves nothing, and --force swaps the old folder for the new one.
+ * download leaves nothing. An `out` that exists (outputPath let only an empty
+ * folder or a --force through) is swapped for the new one.
  */
-async function getDir(http: HttpClient, urlPath: string, out: string, replace: boolean): Promise<number> {
+async function getDir(http: HttpClient, urlPath: string, out: string): Promise<number> {
   mkdirSync(dirname(out), { recursive: true });
   const tmpTar = tempPathBeside(out + '.tar');
   const tmpDir = tempPathBeside(out);
@@ -200,7 +201,7 @@ async function getDir(http: HttpClient, urlPath: string, out: string, replace: b
     await http.request({ method: 'GET', path: urlPath, toFile: tmpTar });
     mkdirSync(tmpDir);
     const files = await unpack(tmpTar, tmpDir);
-    if (existsSync(out) && (replace || readdirSync(out).length === 0)) {
+    if (existsSync(out)) {
       const old = tempPathBeside(out);
       renameSync(out, old);
       renameSync(tmpDir, out);

@@ -1,9 +1,8 @@
 import { basename } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
-import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { formatBytes } from '../ui.ts';
-import { refreshChanged } from '../workspace/refresh.ts';
+import { changedData, rerecord } from '../workspace/refresh.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
 /**
@@ -27,19 +26,19 @@ export async function preCommit(ws: Workspace): Promise<void> {
     );
   }
 
-  // `git commit <paths>` commits from a temporary index of HEAD plus those paths; a
-  // pointer staged there would be committed but missing from the real index, and the
-  // next commit would put the old one back. So a partial commit records nothing.
-  const partial = isPartialCommit();
-  const { updated, pointerPaths, outdated } = await refreshChanged(ws, tracked, { record: !partial });
+  const { changed, outdated } = await changedData(ws, tracked);
   for (const p of outdated) {
     process.stderr.write(`dvx: ${p} is not checked out: its pointer changed in git (a merge, cherry-pick or reset) and the data is still the version before; the commit keeps the pointer. \`dvx checkout ${p}\` gets its data\n`);
   }
-  if (pointerPaths.length === 0) return;
-  if (partial) {
-    process.stderr.write(`dvx: a partial commit (\`git commit <paths>\`) does not record data; changed and not recorded: ${pointerPaths.map(dataPathOf).join(', ')} (\`dvx add\` them, then commit their pointers)\n`);
+  if (changed.length === 0) return;
+  // `git commit <paths>` commits from a temporary index of HEAD plus those paths; a
+  // pointer staged there would be committed but missing from the real index, and the
+  // next commit would put the old one back. So a partial commit records nothing.
+  if (isPartialCommit()) {
+    process.stderr.write(`dvx: a partial commit (\`git commit <paths>\`) does not record data; changed and not recorded: ${changed.map((t) => t.dataPath).join(', ')} (\`dvx add\` them, then commit their pointers)\n`);
     return;
   }
+  const { updated, pointerPaths } = await rerecord(ws, changed);
   gitAdd(ws.root, pointerPaths);
   for (const o of updated) process.stderr.write(`dvx: recorded ${o.dataPath} (${formatBytes(o.pointer.size)}, ${formatBytes(o.newBytes)} new)\n`);
   // git decides whether there is anything to commit before it runs this hook

@@ -46,21 +46,16 @@ export class Materializer {
 
   /**
    * `only`: paths inside a tracked directory (relative to it) to materialize
-   * instead of the whole directory; each must name a file or a directory of
-   * the tracked version.
+   * instead of the whole directory. The caller refuses, before materializing
+   * anything, those the version does not hold (absentInside).
    */
   async materialize(t: Tracked, only?: string[]): Promise<void> {
     try {
       if (!t.pointer) throw t.error!;
-      const absent = this.absentInside(t, only);
-      // Checked before anything is written: a typo must not half-restore the directory.
-      if (absent.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${absent.join(', ')}`, `\`dvx checkout ${t.dataPath}\` restores all of ${t.dataPath}`);
       const problems = this.result.conflicts.length + this.result.failed.length;
       const p = t.pointer;
       if (p.type === 'file') {
-        const m = this.cache.fileManifest(p.manifest);
-        if (m.size !== p.size || m.sha256 !== p.sha256) throw editedPointer(t, `size ${p.size} and sha256 ${p.sha256.slice(0, 12)}…`, `size ${m.size} and sha256 ${m.sha256.slice(0, 12)}…`);
-        await this.file(t.dataPath, p.sha256, p.manifest, undefined);
+        await this.file(t.dataPath, p, undefined, t);
       } else {
         const tree = this.cache.treeManifest(p.manifest);
         const size = tree.entries.reduce((n, e) => n + e.size, 0);
@@ -99,13 +94,26 @@ export class Materializer {
     return this.cache.index.fileManifest(contentSha256(this.ws, this.stats, path, st)) !== undefined;
   }
 
-  private async file(path: string, sha256: string, manifestId: string, mode: number | undefined): Promise<void> {
+  /**
+   * `want`: the version the pointer (`owner`, for a single-file pointer) or tree
+   * entry names. Its size and sha256 are checked against the content already
+   * there, else against the manifest when restoring: a pointer that disagrees
+   * was edited (its manifest id hashes the manifest); a tree entry that does
+   * means the cache is damaged.
+   */
+  private async file(path: string, want: { sha256: string; size: number; manifest: string }, mode: number | undefined, owner?: Tracked): Promise<void> {
+    const { sha256, manifest: manifestId } = want;
+    const disagrees = (size: number, sha: string) =>
+      owner
+        ? editedPointer(owner, `size ${want.size} and sha256 ${sha256.slice(0, 12)}…`, `size ${size} and sha256 ${sha.slice(0, 12)}…`)
+        : new DvxError('cache_damaged', `the tree entry for ${path} says ${want.size} bytes with sha256 ${sha256}, but its manifest ${manifestId} describes ${size} bytes with ${sha}`, 'run `dvx fsck`');
     const abs = this.ws.abs(path);
     const st = statOrMissing(abs);
     if (st?.isFile()) {
       const wantMode = mode ?? (st.mode & 0o111 ? MODE_EXEC : MODE_FILE);
       const haveMode = st.mode & 0o111 ? MODE_EXEC : MODE_FILE;
       if (contentSha256(this.ws, this.stats, path, st) === sha256 && wantMode === haveMode) {
+        if (st.size !== want.size) throw disagrees(st.size, sha256);
         this.result.unchanged++;
         this.bytes += st.size;
         this.opts.onBytes?.(this.bytes);
@@ -117,7 +125,7 @@ export class Materializer {
       return;
     }
     const manifest: FileManifest = this.cache.fileManifest(manifestId);
-    if (manifest.sha256 !== sha256) throw new DvxError('cache_damaged', `manifest ${manifestId} describes ${manifest.sha256}, but the pointer of ${path} says ${sha256}`, 'run `dvx fsck`');
+    if (manifest.sha256 !== sha256 || manifest.size !== want.size) throw disagrees(manifest.size, manifest.sha256);
     try {
       if (st?.isDirectory()) rmSync(abs, { recursive: true });
       mkdirSync(this.ws.abs(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.'), { recursive: true });
@@ -169,7 +177,7 @@ export class Materializer {
     for (const [full, e] of wanted) {
       if (blocked.some((b) => full.startsWith(b + '/'))) continue;
       try {
-        await this.file(full, e.sha256, e.manifest, e.mode);
+        await this.file(full, e, e.mode);
       } catch (err) {
         if (err instanceof DvxError) this.result.failed.push({ path: full, error: err });
         else throw err;

@@ -3,12 +3,12 @@ import { snapshotting, type SnapshotOutcome } from './snapshot.ts';
 import type { Tracked, Workspace } from './workspace.ts';
 
 /**
- * Re-records tracked paths whose data changed since their pointer was written,
- * as `dvx add` would, and rewrites their pointers (with `record: false`, only
- * names their pointers). Unchanged paths cost a stat
- * each (stat cache); missing data is left alone (it may just not be pulled).
+ * Which tracked paths' data changed since their pointer was written, and which
+ * are outdated (status.ts: git changed the pointer, not the user the data).
+ * Unchanged paths cost a stat each (stat cache); missing data is neither (it
+ * may just not be pulled).
  */
-export async function refreshChanged(ws: Workspace, tracked: Tracked[], opts: { record?: boolean } = {}): Promise<{ updated: SnapshotOutcome[]; pointerPaths: string[]; outdated: string[] }> {
+export async function changedData(ws: Workspace, tracked: Tracked[]): Promise<{ changed: Tracked[]; outdated: string[] }> {
   const cache = await ws.cache();
   const stats = ws.statCache();
   const outdated: string[] = [];
@@ -19,12 +19,15 @@ export async function refreshChanged(ws: Workspace, tracked: Tracked[], opts: { 
     return s.state === 'modified' || s.state === 'changed';
   });
   stats.flush();
-  if (changed.length === 0 || opts.record === false) return { updated: [], pointerPaths: changed.map((t) => t.pointerPath), outdated };
+  return { changed, outdated };
+}
+
+/** Records `changed` again, as `dvx add` would, and rewrites their pointers. */
+export async function rerecord(ws: Workspace, changed: Tracked[]): Promise<{ updated: SnapshotOutcome[]; pointerPaths: string[] }> {
   const updated = await snapshotting(ws, undefined, async (snap) => {
     const out: SnapshotOutcome[] = [];
     for (const t of changed) out.push(await snap.snapshot(t.dataPath));
     return out;
   });
-  const pointerPaths = updated.map((o) => ws.writePointer(o.dataPath, o.pointer));
-  return { updated, pointerPaths, outdated };
+  return { updated, pointerPaths: updated.map((o) => ws.writePointer(o.dataPath, o.pointer)) };
 }

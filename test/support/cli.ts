@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,19 @@ export async function dvxJson<T = any>(cwd: string, args: string[], env?: Record
 
 export function git(cwd: string, args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs git as the hooks see it (progress off) and returns { code, stdout, stderr } without throwing. */
+export function gitRun(cwd: string, args: string[], env: Record<string, string> = {}): RunResult {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, DVX_NO_PROGRESS: '1', ...env } });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** gitRun that fails the test with git's output on a non-zero exit; returns stdout and stderr. */
+export function gitOk(cwd: string, args: string[], env: Record<string, string> = {}): string {
+  const r = gitRun(cwd, args, env);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout + r.stderr;
 }
 
 export function tempDir(t: TestContext, prefix = 'dvx-test-'): string {
