@@ -297,6 +297,7 @@ test('after --repair lost a chunk: fsck names the affected path and says to pull
     assert.deepEqual(report.affected, ['f'], args.join(' '));
     const text = await dvx(ws, args);
     assert.equal(text.code, 1);
+    assert.match(text.stdout, /DAMAGE: missing blobs of manifest [0-9a-f]{64}: references 1 blob/);
     assert.match(text.stdout, /affected tracked paths:\n {2}f\n/);
     assert.match(text.stderr, /the cache lacks the data of f/);
     assert.doesNotMatch(text.stderr, /fsck --repair/, args.join(' '));

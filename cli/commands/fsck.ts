@@ -129,7 +129,8 @@ function lostData(affected: readonly string[], incomplete: readonly string[]): D
 }
 
 function describe(p: Problem): string {
-  const label = p.kind.replace(/_/g, ' ');
+  // Its object is the manifest that names the blobs, not a blob.
+  const label = p.kind === 'missing_blob' ? 'missing blobs of manifest' : p.kind.replace(/_/g, ' ');
   return `${p.severity === 'damage' ? 'DAMAGE' : 'note'}: ${label} ${p.object}: ${p.detail}`;
 }
 
