@@ -15,25 +15,7 @@ export async function run(opts: FsckOptions): Promise<void> {
   const ws = Workspace.find();
   try {
     const tracked = ws.tracked();
-    const indexPath = LocalCache.indexPath(ws.cacheDir);
-    let cache: LocalCache;
-    let report: VerifyReport;
-    let movedIndex: string | undefined;
-    try {
-      cache = await ws.cache();
-      report = verify(cache, opts);
-    } catch (err) {
-      if (!isIndexDamaged(err)) throw err;
-      const problem: Problem = { kind: 'damaged_index', object: indexPath, detail: errorMessage(err.cause ?? err), severity: 'damage' };
-      await ws.closeCache().catch((e: unknown) => {
-        if (!isIndexDamaged(e)) throw e;
-      });
-      if (!opts.repair) return reportDamagedIndex(ws, tracked, problem, opts);
-      movedIndex = moveDamagedIndex(indexPath);
-      cache = await ws.cache();
-      report = verify(cache, opts);
-      report.problems.unshift(problem);
-    }
+    const { cache, report, movedIndex } = await check(ws, tracked, opts);
     const repair = opts.repair ? await repairCache(cache, report) : undefined;
     if (repair && movedIndex) repair.movedIndex = movedIndex;
     // Judged after the repair: what it salvaged or indexed is sound now, what it lost is not.
@@ -87,6 +69,31 @@ export async function run(opts: FsckOptions): Promise<void> {
     }
   } finally {
     await ws.close();
+  }
+}
+
+/**
+ * Opens and verifies the cache. An index SQLite cannot read (on opening, or
+ * at any query) ends a plain fsck with that one problem; --repair moves it
+ * aside and verifies again with a new, empty one, whose packs it then indexes.
+ */
+async function check(ws: Workspace, tracked: Tracked[], opts: FsckOptions): Promise<{ cache: LocalCache; report: VerifyReport; movedIndex?: string }> {
+  try {
+    const cache = await ws.cache();
+    return { cache, report: verify(cache, opts) };
+  } catch (err) {
+    if (!isIndexDamaged(err)) throw err;
+    const indexPath = LocalCache.indexPath(ws.cacheDir);
+    const problem: Problem = { kind: 'damaged_index', object: indexPath, detail: errorMessage(err.cause ?? err), severity: 'damage' };
+    await ws.closeCache().catch((e: unknown) => {
+      if (!isIndexDamaged(e)) throw e;
+    });
+    if (!opts.repair) reportDamagedIndex(ws, tracked, problem, opts);
+    const movedIndex = moveDamagedIndex(indexPath);
+    const cache = await ws.cache();
+    const report = verify(cache, opts);
+    report.problems.unshift(problem);
+    return { cache, report, movedIndex };
   }
 }
 
