@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadHashing } from '../core/hash.ts';
 import { decodePack } from '../core/pack.ts';
@@ -30,6 +30,9 @@ async function twoFiles(t: Parameters<typeof workspace>[0]): Promise<{ ws: strin
   const g = seededBytes(22, 200_000);
   writeFileSync(join(ws, 'f'), f);
   writeFileSync(join(ws, 'g'), g);
+  // Written a while ago, as data usually is: the stat cache then trusts what add records (a fresh mtime is "racy").
+  const past = new Date(Date.now() - 3600_000);
+  for (const name of ['f', 'g']) utimesSync(join(ws, name), past, past);
   await dvxOk(ws, ['add', '-q', 'f', 'g']);
   git(ws, ['commit', '-qm', 'data']);
   return { ws, f, g };
@@ -244,6 +247,9 @@ test('a pack with a damaged index area and a damaged blob: --repair salvages by 
   assert.equal(outcome.salvaged[0].blobs, idx.entries.length - 1);
   assert.deepEqual(outcome.salvaged[0].lost, [victim.id]);
   assert.ok(!existsSync(pack!), 'the damaged pack is gone once its intact blobs are safe');
+  const text = await dvx(ws, ['fsck']);
+  assert.match(text.stdout, /affected tracked paths:\n {2}g\n/);
+
   rmSync(join(ws, 'f'));
   await dvxOk(ws, ['checkout', 'f']);
   assert.deepEqual(readFileSync(join(ws, 'f')), f);
@@ -270,3 +276,37 @@ test('a damaged blob that another pack also holds: --repair indexes that copy an
   await assertRestores(ws, { f, g });
 });
 
+test('after --repair lost a chunk: fsck names the affected path and says to pull or add again; add of the unchanged file stores the chunk again', async (t) => {
+  const { ws, f, g } = await twoFiles(t);
+  const [pack] = packFiles(ws);
+  const bytes = readFileSync(pack!);
+  bytes[bytes.indexOf(f.subarray(100_000, 100_064)) + 7]! ^= 0x01;
+  writeFileSync(pack!, bytes);
+  const before = JSON.parse((await dvx(ws, ['fsck', '--json'])).stdout);
+  assert.deepEqual(before.affected, ['f']);
+  const rep = await dvx(ws, ['fsck', '--repair']);
+  assert.equal(rep.code, 1);
+  assert.match(rep.stdout, /repaired: rewrote \d+ intact blobs of damaged pack [0-9a-f]{64} into pack [0-9a-f]{64}; lost 1 blob: [0-9a-f]{64}\n/);
+
+  // A second repair has nothing to salvage: both say what is lost and how to get it back.
+  for (const args of [['fsck'], ['fsck', '--repair']]) {
+    const r = await dvx(ws, [...args, '--json']);
+    assert.equal(r.code, 1, args.join(' '));
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.problems.map((p: any) => p.kind), ['missing_blob']);
+    assert.deepEqual(report.affected, ['f'], args.join(' '));
+    const text = await dvx(ws, args);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /DAMAGE: missing blobs of manifest [0-9a-f]{64}: references 1 blob/);
+    assert.match(text.stdout, /affected tracked paths:\n {2}f\n/);
+    assert.match(text.stderr, /the cache lacks the data of f/);
+    assert.doesNotMatch(text.stderr, /fsck --repair/, args.join(' '));
+    assert.match(text.stderr, /dvx pull/);
+    assert.match(text.stderr, /dvx add/);
+  }
+
+  // f is still in the working tree, unchanged: adding it again stores the lost chunk.
+  await dvxOk(ws, ['add', '-q', 'f']);
+  await assertClean(ws);
+  await assertRestores(ws, { f, g });
+});

@@ -41,8 +41,10 @@ export interface VerifyReport {
   blobs: number;
   manifests: number;
   problems: Problem[];
-  /** ids of blobs that cannot be read intact */
+  /** ids of blobs that cannot be read intact, or that a manifest names and the cache lacks */
   bad: Set<string>;
+  /** intact manifests, by id: the blobs each names */
+  refs: Map<string, string[]>;
   /** packs on disk that decoded, by id, for repair */
   decoded: Map<string, PackIndex>;
   /**
@@ -54,11 +56,11 @@ export interface VerifyReport {
 }
 
 export function verifyCache(cache: LocalCache, onPack?: (done: number, total: number) => void): VerifyReport {
-  const report: VerifyReport = { packs: 0, packBytes: 0, blobs: 0, manifests: 0, problems: [], bad: new Set(), decoded: new Map(), rewrite: new Map() };
+  const report: VerifyReport = { packs: 0, packBytes: 0, blobs: 0, manifests: 0, problems: [], bad: new Set(), refs: new Map(), decoded: new Map(), rewrite: new Map() };
   const problem = (kind: ProblemKind, object: string, detail: string, severity: Problem['severity'] = 'damage') => report.problems.push({ kind, object, detail, severity });
   const onDisk = cache.packs.list();
   const indexed = new Map(cache.index.packs().map((p) => [p.id, p]));
-  const refs = new Map<string, string[]>();
+  const refs = report.refs;
   const good = new Set<string>();
 
   const misses = cache.index.savedFilterMisses();
@@ -157,7 +159,10 @@ export function verifyCache(cache: LocalCache, onPack?: (done: number, total: nu
   }
   for (const [manifest, ids] of refs) {
     const missing = ids.filter((r) => !good.has(r));
-    if (missing.length > 0) problem('missing_blob', manifest, `references ${missing.length} blob(s) that are not stored intact, first ${missing[0]}`);
+    if (missing.length === 0) continue;
+    problem('missing_blob', manifest, `references ${missing.length} blob(s) that are not stored intact, first ${missing[0]}`);
+    // Lost by an earlier repair, or never fetched: the paths that need them are affected all the same.
+    for (const id of missing) report.bad.add(id);
   }
   for (const t of tempFiles(cache)) problem('temp_file', t, 'left by an interrupted write', 'note');
   return report;
@@ -185,11 +190,13 @@ export interface RepairOutcome {
   /** packs the index listed that are gone from disk */
   dropped: string[];
   removedTemp: number;
+  /** manifests still indexed that name blobs the cache no longer holds */
+  incomplete: string[];
 }
 
 /** Salvages what verify found intact; what is damaged is dropped so it can be fetched or re-added. */
 export async function repairCache(cache: LocalCache, report: VerifyReport): Promise<RepairOutcome> {
-  const out: RepairOutcome = { rebuiltFilter: false, indexed: [], salvaged: [], dropped: [], removedTemp: 0 };
+  const out: RepairOutcome = { rebuiltFilter: false, indexed: [], salvaged: [], dropped: [], removedTemp: 0, incomplete: [] };
   /** ids whose index rows go with a pack: lost unless a copy turns up */
   const unplaced = new Set<string>();
   for (const p of report.problems) {
@@ -220,8 +227,11 @@ export async function repairCache(cache: LocalCache, report: VerifyReport): Prom
   }
   indexCopies(cache, report, unplaced);
   for (const s of out.salvaged) s.lost = s.lost.filter((id) => !cache.index.has(id));
-  // Content whose manifest is gone can no longer be reproduced.
-  for (const f of [...cache.index.files()]) if (!cache.index.has(f.manifest)) cache.index.removeFile(f.sha256);
+  const gone = new Set([...report.bad].filter((id) => !cache.index.has(id)));
+  out.incomplete = [...report.refs].filter(([m, ids]) => !gone.has(m) && ids.some((id) => gone.has(id))).map(([m]) => m);
+  // Content whose manifest is gone, or names lost chunks, can no longer be reproduced.
+  const incomplete = new Set(out.incomplete);
+  for (const f of [...cache.index.files()]) if (incomplete.has(f.manifest) || !cache.index.has(f.manifest)) cache.index.removeFile(f.sha256);
   return out;
 }
 

@@ -15,31 +15,15 @@ export async function run(opts: FsckOptions): Promise<void> {
   const ws = Workspace.find();
   try {
     const tracked = ws.tracked();
-    const indexPath = LocalCache.indexPath(ws.cacheDir);
-    let cache: LocalCache;
-    let report: VerifyReport;
-    let movedIndex: string | undefined;
-    try {
-      cache = await ws.cache();
-      report = verify(cache, opts);
-    } catch (err) {
-      if (!isIndexDamaged(err)) throw err;
-      const problem: Problem = { kind: 'damaged_index', object: indexPath, detail: errorMessage(err.cause ?? err), severity: 'damage' };
-      await ws.closeCache().catch((e: unknown) => {
-        if (!isIndexDamaged(e)) throw e;
-      });
-      if (!opts.repair) return reportDamagedIndex(ws, tracked, problem, opts);
-      movedIndex = moveDamagedIndex(indexPath);
-      cache = await ws.cache();
-      report = verify(cache, opts);
-      report.problems.unshift(problem);
-    }
-    // Derived files are fixed whole by --repair (the packs, indexed anew, are what remains to judge).
-    const damage = report.problems.filter((p) => p.severity === 'damage' && !(opts.repair && (p.kind === 'damaged_index' || p.kind === 'damaged_filter')));
+    const { cache, report, movedIndex } = await check(ws, tracked, opts);
     const repair = opts.repair ? await repairCache(cache, report) : undefined;
     if (repair && movedIndex) repair.movedIndex = movedIndex;
-    // Judged after the repair, which may have indexed what the paths need.
-    const affected = affectedPaths(cache, tracked, report.bad);
+    // Judged after the repair: what it salvaged or indexed is sound now, what it lost is not.
+    const unavailable = repair ? new Set([...report.bad].filter((id) => !cache.has(id))) : report.bad;
+    const affected = affectedPaths(cache, tracked, unavailable);
+    // add must read such files again to store their lost chunks, not take them from the stat cache.
+    const incomplete = repair ? repair.incomplete : report.problems.filter((p) => p.kind === 'missing_blob').map((p) => p.object);
+    ws.statCache().forgetManifests(incomplete);
     // Data that is in the packs but not in the index (a crash, a lost index) needs --repair, not a pull.
     const unindexedPacks = repair ? [] : report.problems.filter((p) => p.kind === 'unindexed_pack').map((p) => p.object);
     const inUnindexed = new Set(unindexedPacks.flatMap((id) => report.decoded.get(id)!.entries.map((e) => e.id)));
@@ -70,16 +54,46 @@ export async function run(opts: FsckOptions): Promise<void> {
       }
       if (report.problems.length === 0) info(opts, 'no problems found');
     }
-    const lost = repair && (repair.salvaged.some((s) => s.lost.length > 0) || repair.dropped.length > 0 || report.problems.some((p) => p.kind === 'missing_blob'));
-    if (repair ? lost : damage.length > 0) {
+    // After a repair only what it could not bring back counts; a derived file it rebuilt does not.
+    const damage = report.problems.filter((p) => p.severity === 'damage');
+    if (repair) {
+      if (affected.length > 0 || incomplete.length > 0) throw lostData(affected, incomplete);
+    } else if (damage.some((p) => p.kind !== 'missing_blob')) {
       throw new DvxError(
         'cache_damaged',
-        `${plural(damage.length, 'problem')} found in the cache${opts.repair ? ' (intact data salvaged; damaged data dropped)' : ''}`,
-        opts.repair ? 'restore what was lost with `dvx pull`, or `dvx add` it again from the original data' : 'run `dvx fsck --repair` to salvage what is intact, then `dvx pull`',
+        `${plural(damage.length, 'problem')} found in the cache`,
+        `run \`dvx fsck --repair\` to salvage what is intact${affected.length > 0 ? ', then `dvx pull` what it cannot (or `dvx add` it again)' : ''}`,
       );
+    } else if (damage.length > 0) {
+      throw lostData(affected, incomplete);
     }
   } finally {
     await ws.close();
+  }
+}
+
+/**
+ * Opens and verifies the cache. An index SQLite cannot read (on opening, or
+ * at any query) ends a plain fsck with that one problem; --repair moves it
+ * aside and verifies again with a new, empty one, whose packs it then indexes.
+ */
+async function check(ws: Workspace, tracked: Tracked[], opts: FsckOptions): Promise<{ cache: LocalCache; report: VerifyReport; movedIndex?: string }> {
+  try {
+    const cache = await ws.cache();
+    return { cache, report: verify(cache, opts) };
+  } catch (err) {
+    if (!isIndexDamaged(err)) throw err;
+    const indexPath = LocalCache.indexPath(ws.cacheDir);
+    const problem: Problem = { kind: 'damaged_index', object: indexPath, detail: errorMessage(err.cause ?? err), severity: 'damage' };
+    await ws.closeCache().catch((e: unknown) => {
+      if (!isIndexDamaged(e)) throw e;
+    });
+    if (!opts.repair) reportDamagedIndex(ws, tracked, problem, opts);
+    const movedIndex = moveDamagedIndex(indexPath);
+    const cache = await ws.cache();
+    const report = verify(cache, opts);
+    report.problems.unshift(problem);
+    return { cache, report, movedIndex };
   }
 }
 
@@ -115,8 +129,15 @@ function listIds(ids: readonly string[]): string {
   return ids.length <= 3 ? ids.join(', ') : `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more`;
 }
 
+/** Blobs the cache does not hold: --repair cannot bring them back, a remote or the original files can. */
+function lostData(affected: readonly string[], incomplete: readonly string[]): DvxError {
+  const what = affected.length > 0 ? `the data of ${listIds(affected)}` : `blobs that ${plural(incomplete.length, 'manifest')} in it name`;
+  return new DvxError('cache_incomplete', `the cache lacks ${what}`, 'fetch it with `dvx pull`, or `dvx add` it again if the original files are still there');
+}
+
 function describe(p: Problem): string {
-  const label = p.kind.replace(/_/g, ' ');
+  // Its object is the manifest that names the blobs, not a blob.
+  const label = p.kind === 'missing_blob' ? 'missing blobs of manifest' : p.kind.replace(/_/g, ' ');
   return `${p.severity === 'damage' ? 'DAMAGE' : 'note'}: ${label} ${p.object}: ${p.detail}`;
 }
 

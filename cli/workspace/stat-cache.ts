@@ -141,6 +141,25 @@ export class StatCache {
     if (this.pending.length >= 5000) this.flush();
   }
 
+  /**
+   * Forgets the files recorded with one of these file manifests, so that add
+   * reads them again instead of trusting a manifest whose chunks the cache
+   * lost (storing those chunks again).
+   */
+  forgetManifests(manifests: Iterable<string>): void {
+    const ids = new Set(manifests);
+    if (ids.size === 0) return;
+    this.flush();
+    const rows = this.db.prepare('SELECT path, manifest FROM stat WHERE manifest IS NOT NULL').raw().all() as [string, string][];
+    this.db.transaction(() => {
+      for (const [path, manifest] of rows) {
+        if (!ids.has(manifest)) continue;
+        this.delStmt.run(path);
+        this.rows?.delete(path);
+      }
+    })();
+  }
+
   forget(path: string): void {
     this.flush();
     this.delStmt.run(path);
