@@ -1,7 +1,7 @@
 import { DvxError } from '../../core/errors.ts';
 import type { Pointer } from '../../core/pointer.ts';
 import { newBytes } from '../cache/chunk-sets.ts';
-import { GitHistory } from '../history/git-history.ts';
+import { GitHistory, UNSHALLOW_HINT } from '../history/git-history.ts';
 import { formatBytes, info, plural, printJson, type OutputOptions } from '../ui.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
@@ -37,7 +37,7 @@ export async function run(a: string | undefined, b: string | undefined, opts: Ou
         return end;
       }
       const sha = await history.resolve(rev);
-      if (!sha) throw new DvxError('bad_revision', `${rev} does not name a commit`);
+      if (!sha) throw new DvxError('bad_revision', `${rev} does not name a commit`, history.isShallow() ? UNSHALLOW_HINT : undefined);
       const all = await history.allAt(sha);
       for (const [path, p] of all.set) end.pointers.set(path, p);
       for (const [path, bad] of all.invalid) end.invalid.set(path, { error: `${bad.pointerPath} in commit ${sha.slice(0, 10)} is not a valid pointer: ${bad.reason}`, blob: bad.blob });

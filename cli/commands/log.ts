@@ -1,6 +1,6 @@
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
-import { GitHistory } from '../history/git-history.ts';
+import { GitHistory, UNSHALLOW_HINT } from '../history/git-history.ts';
 import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import { PathHistory, type PathVersion } from '../history/path-versions.ts';
 import { formatBytes, info, plural, printJson, warn, type OutputOptions } from '../ui.ts';
@@ -22,7 +22,7 @@ interface Row {
   /** as the pointer records it (for a directory inside a tracked one: null) */
   sha256?: string | null;
   manifest?: string | null;
-  /** bytes whose chunks the previous version did not have; null: not known from the cache */
+  /** bytes whose chunks the previous version did not have; null: not known from the cache, or at a shallow clone's boundary */
   newBytes: number | null;
   /** the tracked directory the path lies in, when it is not tracked itself */
   inside?: string;
@@ -56,9 +56,11 @@ export async function run(path: string, opts: LogOptions): Promise<void> {
     const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
     const rev = opts.rev ?? 'HEAD';
     const tip = await history.resolve(rev);
-    if (!tip) throw new DvxError('bad_revision', `${rev} does not name a commit`, rev === 'HEAD' ? 'make a first commit' : 'use a branch, tag or commit sha');
+    if (!tip) throw new DvxError('bad_revision', `${rev} does not name a commit`, rev === 'HEAD' ? 'make a first commit' : `use a branch, tag or commit sha${history.isShallow() ? `; ${UNSHALLOW_HINT}` : ''}`);
     const paths = new PathHistory(history, await ws.cache(), dataPath);
-    const versions = await paths.versions(tip, limit);
+    const { versions, boundary } = await paths.versions(tip, limit);
+    // Said once, after the versions in sight: the list is not the whole history.
+    const shallow = boundary.length > 0 ? `history before ${boundary.map((s) => s.slice(0, 10)).join(', ')} is not in this shallow clone: \`git fetch --unshallow\` gets it` : undefined;
     const warnInvalid = invalidPointerWarner('listed as invalid: what it held there is unknown');
     for (const v of versions) if (v.state.kind === 'invalid') warnInvalid(v.state.bad);
     const rows = versions.map((v) => row(paths, v));
@@ -68,14 +70,12 @@ export async function run(path: string, opts: LogOptions): Promise<void> {
       warn(`whether ${dataPath} changed in ${plural(unknown.length, 'commit')} is unknown: the tree manifest of ${dirs} there is not in the local cache (a version's manifest comes with its data: check out that commit's pointer and \`dvx fetch\`)`);
     }
     if (opts.json) {
-      printJson({ path: dataPath, versions: rows });
+      printJson({ path: dataPath, versions: rows, shallow: shallow ? { boundary, message: shallow } : null });
       return;
     }
-    if (rows.length === 0) {
-      info(opts, `${dataPath} is not tracked in any commit reachable from ${rev}`);
-      return;
-    }
+    if (rows.length === 0) info(opts, `${dataPath} is not tracked in any commit reachable from ${rev}${shallow ? ' in this shallow clone' : ''}`);
     for (const r of rows) info(opts, `${r.commit.slice(0, 10)}  ${r.time.replace('T', ' ').slice(0, 16)}  ${describe(r)}  ${r.author}: ${r.message}`);
+    if (shallow) warn(shallow);
   } finally {
     await ws.close();
   }
@@ -85,6 +85,7 @@ function row(paths: PathHistory, v: PathVersion): Row {
   const c = v.commit;
   const base = { commit: c.sha, time: new Date(c.committer.time * 1000).toISOString(), author: c.author.name, message: c.message.split('\n')[0]! };
   const s = v.state;
+  // At a shallow clone's boundary (no prev) what the parent held is unknown, and so what is new.
   const newBytes = (): number | null => {
     const now = paths.chunks(s);
     const before = paths.chunks(v.prev);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
@@ -19,7 +20,15 @@ import { gitFs, type GitFs } from './git-fs.ts';
  */
 export interface CommitInfo {
   readonly sha: string;
+  /**
+   * The parents in this repository: none for a commit at the boundary of a
+   * shallow clone (git's own view of it), so a walk stops there as at a root.
+   */
   readonly parents: readonly string[];
+  /** The parents the commit object names, here or not: what a record of the commit says. */
+  readonly objectParents: readonly string[];
+  /** At the boundary of a shallow clone: the history before it is not in this repository. */
+  readonly shallow: boolean;
   readonly tree: string;
   readonly message: string;
   readonly author: Person;
@@ -75,6 +84,9 @@ interface BadBlob {
 
 const ZERO = /^0+$/;
 
+/** For a revision not found in a shallow clone: it may be in the history the clone left out. */
+export const UNSHALLOW_HINT = "if it is older than this shallow clone's history, `git fetch --unshallow` gets that history";
+
 // Loaded on first use: pre-push reads history with git plumbing only, and half a
 // megabyte of isomorphic-git costs every hook start ~40 ms to compile.
 let isoGitModule: Promise<typeof import('isomorphic-git').default> | undefined;
@@ -90,13 +102,44 @@ export class GitHistory {
   private readonly trees = new Map<string, Promise<string[]>>();
   private readonly fs: GitFs & PromiseFsClient;
 
-  private constructor(readonly dir: string, readonly gitdir: string, private readonly opts: HistoryOptions) {
+  private shallowCommits: Set<string> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly gitdir: string,
+    private readonly shallowFile: string,
+    private readonly opts: HistoryOptions,
+  ) {
     this.fs = gitFs(gitdir);
   }
 
   static open(root: string, opts: HistoryOptions = {}): GitHistory {
-    const raw = gitSync(root, ['rev-parse', '--git-dir']).trim();
-    return new GitHistory(root, isAbsolute(raw) ? raw : join(root, raw), opts);
+    const [gitdir, shallow] = gitSync(root, ['rev-parse', '--git-dir', '--git-path', 'shallow']).trim().split('\n').map((p) => (isAbsolute(p) ? p : join(root, p)));
+    return new GitHistory(root, gitdir!, shallow!, opts);
+  }
+
+  /**
+   * The boundary commits of a shallow clone (empty in a full one): git lists
+   * them in `shallow` (in the common git directory, so --git-path) and treats
+   * them as roots; their parents are not in the repository. isomorphic-git
+   * does not read that file, so GitHistory cuts their parents itself.
+   */
+  private get shallow(): Set<string> {
+    if (!this.shallowCommits) {
+      let text = '';
+      try {
+        text = readFileSync(this.shallowFile, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      this.shallowCommits = new Set(text.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)));
+    }
+    return this.shallowCommits;
+  }
+
+  /** Whether this is a shallow clone: history stops at some commits, and `git fetch --unshallow` gets the rest. */
+  isShallow(): boolean {
+    return this.shallow.size > 0;
   }
 
   private get base() {
@@ -184,7 +227,7 @@ export class GitHistory {
     let c = this.commits.get(sha);
     if (c) return c;
     const { commit } = await this.read(async () => (await isoGit()).readCommit({ ...this.base, oid: sha }));
-    c = toCommitInfo(sha, { ...commit, parents: commit.parent });
+    c = toCommitInfo(sha, { ...commit, parents: commit.parent }, this.shallow.has(sha));
     this.commits.set(sha, c);
     return c;
   }
@@ -350,7 +393,7 @@ export class GitHistory {
     const objects = readObjects(this.dir, found.filter((s) => !this.commits.has(s)));
     for (const [sha, o] of objects) {
       if (o.type !== 'commit') throw new DvxError('bad_commit', `git object ${sha} is a ${o.type}, not a commit`);
-      this.commits.set(sha, toCommitInfo(sha, parseCommit(sha, o.bytes)));
+      this.commits.set(sha, toCommitInfo(sha, parseCommit(sha, o.bytes), this.shallow.has(sha)));
     }
     return topoOrder(found.map((s) => this.commits.get(s)!));
   }
@@ -366,7 +409,12 @@ export class GitHistory {
     return out;
   }
 
-  /** Commits reachable from `tips`, newest first by committer time. */
+  /**
+   * Commits reachable from `tips`, newest first by committer time; in a
+   * shallow clone, down to its boundary. A commit that cannot be read fails
+   * the walk: skipping it would hide all history before it, and gc would
+   * delete the data that history names.
+   */
   async ancestry(tips: readonly string[], limit = Infinity): Promise<CommitInfo[]> {
     const seen = new Set<string>();
     const out: CommitInfo[] = [];
@@ -378,8 +426,9 @@ export class GitHistory {
       let c: CommitInfo;
       try {
         c = await this.commit(sha);
-      } catch {
-        continue;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'NotFoundError') throw err;
+        throw new DvxError('missing_commit', `git commit ${sha} is not in the repository, though a later commit or a ref names it`, '`git fsck` says what else is missing; fetch it again from a clone that has it');
       }
       out.push(c);
       queue.push(...c.parents);
@@ -436,9 +485,10 @@ function topoOrder(commits: CommitInfo[]): CommitInfo[] {
   return out;
 }
 
-function toCommitInfo(sha: string, c: Pick<ParsedCommit, 'tree' | 'parents' | 'message' | 'author' | 'committer'>): CommitInfo {
+/** `shallow`: the commit is at a shallow clone's boundary, so it has no parents here. */
+function toCommitInfo(sha: string, c: Pick<ParsedCommit, 'tree' | 'parents' | 'message' | 'author' | 'committer'>, shallow: boolean): CommitInfo {
   const person = (p: ParsedCommit['author']): Person => ({ name: p.name, email: p.email, time: p.timestamp, tz: formatTz(p.timezoneOffset) });
-  return { sha, parents: c.parents, tree: c.tree, message: c.message, author: person(c.author), committer: person(c.committer) };
+  return { sha, parents: shallow ? [] : c.parents, objectParents: c.parents, shallow, tree: c.tree, message: c.message, author: person(c.author), committer: person(c.committer) };
 }
 
 function formatTz(offsetMinutes: number): string {

@@ -25,8 +25,14 @@ export interface PathVersion {
   readonly commit: CommitInfo;
   /** what the path holds in this commit; unknown also when the parent's is, and so whether this commit changed it */
   readonly state: PathState;
-  /** what it held in the commit's first parent */
-  readonly prev: PathState;
+  /** what it held in the commit's first parent; undefined at a shallow clone's boundary, whose parents are not here */
+  readonly prev: PathState | undefined;
+}
+
+export interface PathLog {
+  readonly versions: PathVersion[];
+  /** the boundary commits of a shallow clone the walk reached: the history before them is not in this repository */
+  readonly boundary: string[];
 }
 
 type Lookup = (path: string) => Pointer | InvalidPointer | undefined;
@@ -52,12 +58,24 @@ export class PathHistory {
     this.watched = [dataPath, ...ancestors(dataPath)];
   }
 
-  /** The commits reachable from `tip` that change what the path holds, newest first, at most `limit`. */
-  async versions(tip: string, limit = Infinity): Promise<PathVersion[]> {
+  /**
+   * The commits reachable from `tip` that change what the path holds, newest
+   * first, at most `limit`. A shallow clone's boundary commit is listed when
+   * the path is there: the oldest version in sight, though whether that
+   * commit changed it is unknown.
+   */
+  async versions(tip: string, limit = Infinity): Promise<PathLog> {
     const out: PathVersion[] = [];
+    const boundary: string[] = [];
     for (const c of await this.history.ancestry([tip])) {
       if (out.length >= limit) break;
+      if (c.shallow) boundary.push(c.sha);
       const ch = await this.history.changes(c.parents[0], c.sha);
+      if (c.shallow) {
+        const state = this.stateIn(lookupIn(ch));
+        if (state.kind !== 'absent') out.push({ commit: c, state, prev: undefined });
+        continue;
+      }
       if (!this.watched.some((p) => ch.set.has(p) || ch.invalid.has(p) || ch.removed.includes(p))) continue;
       const before = c.parents[0] ? lookupIn(await this.history.allAt(c.parents[0])) : () => undefined;
       const after: Lookup = (p) => ch.set.get(p) ?? ch.invalid.get(p) ?? (ch.removed.includes(p) ? undefined : before(p));
@@ -68,11 +86,12 @@ export class PathHistory {
       const sure = prev.kind !== 'unknown' || (state.kind !== 'inside' && state.kind !== 'absent');
       out.push({ commit: c, state: sure ? state : prev, prev });
     }
-    return out;
+    return { versions: out, boundary };
   }
 
   /** The chunks (id → length) of what a state holds; undefined when that is not known from the cache. */
-  chunks(s: PathState): Map<string, number> | undefined {
+  chunks(s: PathState | undefined): Map<string, number> | undefined {
+    if (s === undefined) return undefined;
     if (s.kind === 'absent') return new Map();
     if (s.kind === 'pointer') return chunkSet(this.cache, s.pointer);
     if (s.kind !== 'inside') return undefined;

@@ -91,7 +91,8 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     commits.forEach((c, i) => {
       const ch = changes[i]!;
       for (const [path, p] of ch.set) roots.set(p.manifest, { path, pointer: p });
-      const base = { sha: c.sha, parents: [...c.parents], author: c.author, committer: c.committer, message: c.message };
+      // objectParents: a shallow clone lacks a boundary commit's parents, but its record must be the one a full clone sends.
+      const base = { sha: c.sha, parents: [...c.objectParents], author: c.author, committer: c.committer, message: c.message };
       const set = [...ch.set].map(([path, p]) => recordPointer(path, p));
       records.push(bases[i] ? { ...base, changes: { set, removed: ch.removed } } : { ...base, pointers: set });
     });
