@@ -188,7 +188,10 @@ replaced by a file, nor a file by a folder.`,
 
 program
   .command('gc')
-  .description('delete cache data that no commit on a local branch, tag or stash, and nothing in the working tree, needs')
+  .summary('delete cache data that nothing git can bring back needs')
+  .description(
+    'delete cache data that nothing git can bring back needs. Kept: what any commit names that is reachable from a ref (branches, tags, remote-tracking branches), HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD, REVERT_HEAD or a stash; the pointers staged in git\'s index; the working tree\'s pointers. Reflogs are not kept.',
+  )
   .option('-n, --dry-run', 'only say what would be freed')
   .addOption(json())
   .action(action(() => import('./commands/gc.ts')));

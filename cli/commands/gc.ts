@@ -4,17 +4,22 @@ import { collectGarbage } from '../cache/collect.ts';
 import { formatBytes, info, plural, printJson, warn, type OutputOptions } from '../ui.ts';
 import { Workspace } from '../workspace/workspace.ts';
 import type { Pointer } from '../../core/pointer.ts';
-import { gitSync } from '../git.ts';
+import { rootCommits } from '../history/gc-roots.ts';
 
 interface GcOptions extends OutputOptions {
   dryRun?: boolean;
 }
 
 /**
- * `dvx gc`: drop cache data that no commit on a local branch or tag (nor HEAD,
- * nor a stash, nor the working tree's pointers) needs. Everything such a commit
- * names stays, whether or not it was pushed. A stash counts because `git stash
- * pop` after a gc must give back data, not pointers to nothing.
+ * `dvx gc`: drop cache data that nothing git can bring back needs. Kept:
+ * what any commit names that is reachable from a ref (branches, tags,
+ * remote-tracking branches), HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD,
+ * REVERT_HEAD or a stash (../history/gc-roots.ts); the pointers staged in
+ * git's index; and the working tree's pointers. Everything such a commit names
+ * stays, whether or not it was pushed: `git stash pop`, `git reset ORIG_HEAD`,
+ * finishing a merge or checking out a fetched branch after a gc must give back
+ * data, not pointers to nothing. In a shallow clone, the commits before its
+ * boundary are not there to name anything.
  */
 export async function run(opts: GcOptions): Promise<void> {
   const ws = Workspace.find();
@@ -23,16 +28,12 @@ export async function run(opts: GcOptions): Promise<void> {
     // A bad pointer file in an old commit names no data, so there is nothing to keep for it; it must not stop gc for good.
     const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
     const warnInvalid = invalidPointerWarner('it names no data, so gc keeps nothing for it');
-    const tips = (await history.localRefs()).map((r) => r.sha);
-    const head = await history.resolve('HEAD');
-    if (head) tips.push(head);
-    // A stash commit's parents are the HEAD it was made on, its index and its untracked files: the walk reaches all three.
-    tips.push(...gitSync(ws.root, ['stash', 'list', '--format=%H'], { allowFail: true }).split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)));
+    const tips = rootCommits(ws.root);
     // Every pointer of every reachable commit is in that commit's changes
     // against its first parent, or in an ancestor's: the union covers them all.
     const pointers = new Map<string, Pick<Pointer, 'type' | 'manifest'>>();
     // An invalid file does not break that: a valid pointer after it differs from it, so is in its commit's changes.
-    for (const c of await history.ancestry([...new Set(tips)])) {
+    for (const c of await history.ancestry(tips)) {
       const changes = await history.changes(c.parents[0], c.sha);
       for (const p of changes.set.values()) pointers.set(p.manifest, p);
       for (const bad of changes.invalid.values()) warnInvalid(bad);
@@ -41,6 +42,10 @@ export async function run(opts: GcOptions): Promise<void> {
       if (t.pointer) pointers.set(t.pointer.manifest, t.pointer);
       else if (t.error) warn(`${t.error.message}: it names no data, so gc keeps nothing for it beyond what commits name`);
     }
+    // Staged and then changed again, a pointer is in the index only: the next commit takes that one.
+    const staged = history.indexPointers();
+    for (const { pointer } of staged.pointers) pointers.set(pointer.manifest, pointer);
+    for (const bad of staged.invalid) warn(`${bad.pointerPath} as staged in git's index is not a valid pointer (${bad.reason}); it names no data, so gc keeps nothing for it`);
 
     const keep = new Set<string>();
     for (const p of pointers.values()) {

@@ -49,6 +49,24 @@ export function listPointerFiles(dir: string, commit: string): [string, string][
   return files;
 }
 
+/**
+ * Every pointer file staged in git's index: [path, blob id], each stage of a
+ * conflicted path (base, ours, theirs) listed.
+ */
+export function listIndexPointerFiles(dir: string): [string, string][] {
+  const out = gitBytes(dir, ['ls-files', '--stage', '-z', '--', '*.dvx']).toString('utf8');
+  const files: [string, string][] = [];
+  for (const line of out.split('\0')) {
+    if (line === '') continue;
+    // "<mode> <id> <stage>\t<path>"
+    const tab = line.indexOf('\t');
+    const [mode, id] = line.slice(0, tab).split(' ');
+    const path = line.slice(tab + 1);
+    if (isBlobMode(mode!) && wanted(path)) files.push([path, id!]);
+  }
+  return files;
+}
+
 /** The contents of blobs, by id (all of them must exist). */
 export function readBlobs(dir: string, ids: readonly string[]): Map<string, Buffer> {
   return onlyBlobs(readObjects(dir, ids));

@@ -4,7 +4,7 @@ import type { PromiseFsClient } from 'isomorphic-git';
 import { DvxError, FormatError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer, type Pointer } from '../../core/pointer.ts';
 import { gitSync } from '../git.ts';
-import { diffPointerFilesWithContents, listPointerFiles, parseCommit, readBlobs, readObjects, revList, type ParsedCommit } from './git-batch.ts';
+import { diffPointerFilesWithContents, listIndexPointerFiles, listPointerFiles, parseCommit, readBlobs, readObjects, revList, type ParsedCommit } from './git-batch.ts';
 import { gitFs, type GitFs } from './git-fs.ts';
 
 /**
@@ -398,13 +398,19 @@ export class GitHistory {
     return topoOrder(found.map((s) => this.commits.get(s)!));
   }
 
-  /** Branches and tags of the local repository, with the commits they name. */
-  async localRefs(): Promise<{ name: string; sha: string }[]> {
-    const out: { name: string; sha: string }[] = [];
-    for (const b of await (await isoGit()).listBranches({ ...this.base })) out.push({ name: `refs/heads/${b}`, sha: (await this.resolve(`refs/heads/${b}`))! });
-    for (const t of await (await isoGit()).listTags({ ...this.base })) {
-      const sha = await this.resolve(`refs/tags/${t}`).catch(() => undefined);
-      if (sha) out.push({ name: `refs/tags/${t}`, sha });
+  /**
+   * The pointers staged in git's index, every stage of a conflicted path
+   * included (they may differ from the working tree's pointer files): the
+   * valid ones in `pointers`, the others in `invalid`.
+   */
+  indexPointers(): { pointers: { pointerPath: string; pointer: Pointer }[]; invalid: { pointerPath: string; blob: string; reason: string }[] } {
+    const files = listIndexPointerFiles(this.dir);
+    const contents = readBlobs(this.dir, [...new Set(files.map(([, blob]) => blob).filter((b) => !this.pointerBlobs.has(b)))]);
+    const out: ReturnType<GitHistory['indexPointers']> = { pointers: [], invalid: [] };
+    for (const [pointerPath, blob] of files) {
+      const p = this.decodeOnce(blob, () => contents.get(blob)!);
+      if ('reason' in p) out.invalid.push({ pointerPath, blob, reason: p.reason });
+      else out.pointers.push({ pointerPath, pointer: p });
     }
     return out;
   }
