@@ -18,6 +18,13 @@ const program = new Command('dvx')
   .enablePositionalOptions()
   .configureHelp({ sortSubcommands: false });
 
+// A reader that stops early (`dvx log | head`) closes the pipe: what is left to
+// print goes nowhere, and the command still finishes what it was doing (as
+// git's output does, without dying halfway through a write to the cache).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+});
+
 program.hook('preAction', (cmd, actionCmd) => {
   const dir = cmd.opts().C as string | undefined;
   if (!dir) return;

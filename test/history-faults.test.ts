@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { spawnSync } from 'node:child_process';
 import { seededBytes } from './support/prng.ts';
 
 /**
@@ -141,6 +142,21 @@ test('log -n takes only a whole number of at least 1: anything else is a usage e
   }
   assert.deepEqual((await dvxJson(ws, ['log', 'f', '-n', '2'])).versions.map((v: any) => v.message), ['v3', 'v2']);
   assert.deepEqual((await dvxJson(ws, ['log', 'f', '--max-count=1'])).versions.map((v: any) => v.message), ['v3']);
+});
+
+test('log into a pipe the reader closes early (`dvx log f | true`) exits 0, with no EPIPE trace', async (t) => {
+  const ws = await workspace(t);
+  for (const v of ['1', '2', '3']) {
+    writeFileSync(join(ws, 'f'), v);
+    await dvxOk(ws, ['add', '-q', 'f']);
+    git(ws, ['commit', '-qm', `v${v}`]);
+  }
+  // `true` exits before dvx has started, so every write dvx makes meets a closed pipe.
+  for (const args of ['log f', 'log --json f', 'status']) {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; ${JSON.stringify(process.execPath)} ${JSON.stringify(DVX_BIN)} ${args} | true`], { cwd: ws, encoding: 'utf8' });
+    assert.equal(r.status, 0, `dvx ${args}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/, `dvx ${args}`);
+  }
 });
 
 test('log lists a commit whose pointer file is invalid as invalid, warns once naming the commit and file, and goes on', async (t) => {
