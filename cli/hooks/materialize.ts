@@ -110,7 +110,7 @@ export function headMoves(ws: Workspace, hook: 'post-checkout' | 'post-merge' | 
   const rev = (name: string) => gitSync(ws.root, ['rev-parse', '-q', '--verify', `${name}^{commit}`], { allowFail: true }).trim();
   const moves: HeadMove[] = [];
   const add = (from: string, to: string) => {
-    if (from && to && from !== to && !NO_COMMIT.test(from) && !moves.some((m) => m.from === from)) moves.push({ from, to });
+    if (from && to && from !== to && !NO_COMMIT.test(from) && !NO_COMMIT.test(to) && !moves.some((m) => m.from === from)) moves.push({ from, to });
   };
   if (hook === 'post-checkout') {
     const [from = '', to = '', branch] = args;
