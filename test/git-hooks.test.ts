@@ -217,7 +217,7 @@ test('checkout, branch switch, merge and rebase materialize the data the pointer
   await dvxOk(ws, ['add', 'c.bin']);
   git(ws, ['commit', '-qm', 'c']);
   git(ws, ['checkout', '-q', 'feature']);
-  assert.ok(!existsSync(join(ws, 'c.bin')) || readFileSync(join(ws, 'c.bin')).equals(c3));
+  assert.ok(!existsSync(join(ws, 'c.bin')), 'feature has no c.bin.dvx: its unchanged data goes');
   git(ws, ['merge', '-q', '--no-edit', 'main']);
   assert.deepEqual(readFileSync(join(ws, 'c.bin')), c3);
   assert.deepEqual(readFileSync(join(ws, 'b.bin')), b2);
@@ -233,6 +233,117 @@ test('checkout, branch switch, merge and rebase materialize the data the pointer
   assert.deepEqual(readFileSync(join(ws, 'a.bin')), a3);
   assert.deepEqual(readFileSync(join(ws, 'c.bin')), c3);
   assert.equal((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'), true);
+});
+
+test('a switch to a commit without a pointer removes its unchanged data (file and directory), with the .gitignore entry gone too; switching back restores it', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  git(ws, ['commit', '-qm', 'base']);
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  const x = seededBytes(11, 200_000);
+  writeFileSync(join(ws, 'data/x.bin'), x);
+  writeFileSync(join(ws, 'data/imgs/a.png'), seededBytes(12, 5000));
+  writeFileSync(join(ws, 'data/imgs/sub/b.png'), seededBytes(13, 5000));
+  await dvxOk(ws, ['add', 'data/x.bin', 'data/imgs']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'data']);
+
+  const back = gitRun(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stderr, /removed 2 paths that are no longer tracked: data\/imgs, data\/x\.bin/);
+  assert.ok(!existsSync(join(ws, 'data')), 'the data and the folders that held only it are gone');
+  assert.equal(git(ws, ['status', '--porcelain']), '', 'nothing for `git add -A` to pick up');
+
+  const again = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(readFileSync(join(ws, 'data/x.bin')), x);
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(13, 5000));
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+
+  // A file checkout moves no HEAD and removes nothing.
+  git(ws, ['checkout', '-q', 'HEAD~1', '--', 'README']);
+  assert.ok(existsSync(join(ws, 'data/x.bin')));
+});
+
+test('data changed since the checkout stays when its pointer is dropped, with a warning; so does data whose version the cache lacks', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  git(ws, ['commit', '-qm', 'base']);
+  mkdirSync(join(ws, 'data/imgs'), { recursive: true });
+  mkdirSync(join(ws, 'data/more'));
+  writeFileSync(join(ws, 'data/x.bin'), seededBytes(14, 50_000));
+  writeFileSync(join(ws, 'data/imgs/a.png'), 'a');
+  writeFileSync(join(ws, 'data/more/c.png'), 'c');
+  writeFileSync(join(ws, 'data/clean.bin'), 'clean');
+  await dvxOk(ws, ['add', 'data/x.bin', 'data/imgs', 'data/more', 'data/clean.bin']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'data']);
+
+  writeFileSync(join(ws, 'data/x.bin'), 'edited');
+  writeFileSync(join(ws, 'data/imgs/new.png'), 'an extra file');
+  writeFileSync(join(ws, 'data/more/c.png'), 'changed');
+  const r = gitRun(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /removed 1 path that is no longer tracked: data\/clean\.bin/);
+  for (const p of ['data/x.bin', 'data/imgs', 'data/more']) {
+    assert.match(r.stderr, new RegExp(`warning: ${p.replace('.', '\\.')} is no longer tracked .* was kept: it has changes that are not stored anywhere\\. \`dvx add ${p.replace('.', '\\.')}\` tracks it again; delete it if it is not needed; git no longer ignores it`));
+  }
+  assert.equal(readFileSync(join(ws, 'data/x.bin'), 'utf8'), 'edited');
+  assert.deepEqual(readdirSync(join(ws, 'data/imgs')).sort(), ['a.png', 'new.png']);
+  assert.equal(readFileSync(join(ws, 'data/more/c.png'), 'utf8'), 'changed');
+  assert.ok(!existsSync(join(ws, 'data/clean.bin')));
+
+  // Unchanged data whose version is gone from the cache is the only copy here: it stays.
+  rmSync(join(ws, 'data'), { recursive: true });
+  git(ws, ['checkout', '-q', 'main']);
+  assert.equal(readFileSync(join(ws, 'data/clean.bin'), 'utf8'), 'clean');
+  rmSync(join(ws, '.dvx/cache'), { recursive: true });
+  const r2 = gitRun(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /data\/clean\.bin is no longer tracked .* was kept: its version is not whole in the local cache/);
+  assert.equal(readFileSync(join(ws, 'data/clean.bin'), 'utf8'), 'clean');
+});
+
+test('a merge and a rebase remove the data of pointers they drop, and keep what the replayed commits add', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data'));
+  writeFileSync(join(ws, 'data/old.bin'), seededBytes(15, 20_000));
+  writeFileSync(join(ws, 'data/kept.bin'), seededBytes(16, 20_000));
+  writeFileSync(join(ws, 'code.txt'), 'base\n');
+  await dvxOk(ws, ['add', 'data/old.bin', 'data/kept.bin']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'base']);
+  // main drops old.bin (the way to stop tracking data: remove the pointer, commit)
+  git(ws, ['rm', '-q', 'data/old.bin.dvx']);
+  git(ws, ['commit', '-qm', 'drop old']);
+
+  // A merge bringing that in removes the data on the other branch.
+  git(ws, ['checkout', '-q', '-b', 'merging', 'main~1']);
+  assert.ok(existsSync(join(ws, 'data/old.bin')));
+  writeFileSync(join(ws, 'code.txt'), 'merging\n');
+  git(ws, ['commit', '-qam', 'code']);
+  const m = gitRun(ws, ['merge', '-q', '--no-edit', 'main']);
+  assert.equal(m.code, 0, m.stderr);
+  assert.ok(!existsSync(join(ws, 'data/old.bin')));
+
+  // A rebase onto main: old.bin goes, what the replayed commit adds stays.
+  git(ws, ['checkout', '-q', '-b', 'topic', 'main~1']);
+  writeFileSync(join(ws, 'new.bin'), seededBytes(17, 30_000));
+  await dvxOk(ws, ['add', 'new.bin']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'new']);
+  const rb = gitRun(ws, ['rebase', '-q', 'main']);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.doesNotMatch(rb.stderr, /new\.bin/, 'data the rebase brings back is not removed and written again');
+  assert.ok(!existsSync(join(ws, 'data/old.bin')));
+  assert.deepEqual(readFileSync(join(ws, 'new.bin')), seededBytes(17, 30_000));
+  assert.deepEqual(readFileSync(join(ws, 'data/kept.bin')), seededBytes(16, 20_000));
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
 });
 
 test('a merge in which both branches changed a dataset: the conflict is named with its way out; taking a side resolves it', async (t) => {

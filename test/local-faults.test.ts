@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePack } from '../core/pack.ts';
 import { loadHashing } from '../core/hash.ts';
-import { DVX_BIN, dvx, dvxJson, dvxOk, git, run, workspace } from './support/cli.ts';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, gitRun, run, workspace } from './support/cli.ts';
 import { deadPid } from './support/pids.ts';
 import { seededBytes } from './support/prng.ts';
 
@@ -341,4 +341,101 @@ test('a checkout killed while writing: git, status and add ignore its temp file;
   assert.ok(!existsSync(join(ws, deadTemp)), 'the dead process\'s temp file is removed');
   assert.ok(existsSync(join(ws, liveTemp)), 'a live process\'s temp file stays');
   await assertCacheConsistent(ws);
+});
+
+/** Overwrites a SQLite file's header (SQLite then says "file is not a database"). */
+function damageHeader(path: string): void {
+  const db = readFileSync(path);
+  db.write('garbage garbage!', 0);
+  writeFileSync(path, db);
+}
+
+/** Overwrites every page of a SQLite file but the first (header and schema): its tables' b-trees. */
+function damagePages(path: string): void {
+  const db = readFileSync(path);
+  const pageSize = db.readUInt16BE(16);
+  assert.ok(db.length / pageSize > 4, `only ${db.length / pageSize} pages`);
+  db.fill(0x5a, pageSize);
+  writeFileSync(path, db);
+}
+
+test('a damaged state.sqlite is moved aside with one warning and a new one started: status, add, checkout and a commit with hooks go on', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'imgs'));
+  for (let i = 0; i < 400; i++) writeFileSync(join(ws, `imgs/${i}.png`), `image ${i}`);
+  writeFileSync(join(ws, 'a.bin'), seededBytes(40, 20_000));
+  await dvxOk(ws, ['add', 'imgs', 'a.bin']);
+  git(ws, ['commit', '-qm', 'data']);
+  const state = join(ws, '.dvx/state.sqlite');
+  const aside = () => readdirSync(join(ws, '.dvx')).filter((n) => n.startsWith('state.sqlite.damaged-') && !/-(wal|shm)$/.test(n));
+
+  writeFileSync(join(ws, 'b.bin'), 'b');
+  rmSync(join(ws, 'a.bin'));
+  writeFileSync(join(ws, 'code.txt'), 'code');
+  git(ws, ['add', 'code.txt']);
+  const steps: [string, () => Promise<{ code: number; stderr: string }>][] = [
+    ['status', () => dvx(ws, ['status'])],
+    ['add', () => dvx(ws, ['add', 'b.bin'])],
+    ['checkout', () => dvx(ws, ['checkout'])],
+    ['git commit', async () => gitRun(ws, ['commit', '-qm', 'code'])],
+  ];
+  for (const [i, [what, step]] of steps.entries()) {
+    damageHeader(state);
+    const r = await step();
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, /warning: \S+\.dvx\/state\.sqlite was damaged \(file is not a database\); it is kept as \S+\.dvx\/state\.sqlite\.damaged-\S+ and a new one was started\. .*nothing tracked is lost/, what);
+    assert.equal(r.stderr.match(/was damaged/g)!.length, 1, `${what}: warned once`);
+    assert.equal(aside().length, i + 1, what);
+  }
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), seededBytes(40, 20_000), 'checkout restored it');
+  assert.deepEqual(git(ws, ['show', '--name-only', '--format=', 'HEAD']).trim().split('\n'), ['.gitignore', 'b.bin.dvx', 'code.txt']);
+  assert.match(readFileSync(join(ws, '.dvx', aside()[0]!), 'latin1'), /^garbage garbage!/, 'the damaged file is kept as it was');
+  assert.equal(git(ws, ['status', '--porcelain', '--ignored', '.dvx']).includes('damaged'), true, 'ignored by git');
+  assert.doesNotMatch(git(ws, ['status', '--porcelain']), /damaged/);
+
+  // Damage met past the header, by a query: the same.
+  const again = await dvx(ws, ['status']);
+  assert.doesNotMatch(again.stderr, /damaged/);
+  damagePages(state);
+  const inner = await dvxJson(ws, ['status']);
+  assert.deepEqual(inner.paths.map((p: any) => [p.path, p.state]), [['a.bin', 'clean'], ['b.bin', 'clean'], ['imgs', 'clean']]);
+  const quiet = await dvx(ws, ['status']);
+  assert.equal(quiet.code, 0);
+  assert.doesNotMatch(quiet.stderr, /damaged/);
+  damagePages(state);
+  const r = await dvx(ws, ['status']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /state\.sqlite was damaged \(database disk image is malformed\)/);
+});
+
+test('a damaged tracking.sqlite is left as it is: commands that use it fail, naming it and what moving it aside loses', async (t) => {
+  const ws = await workspace(t);
+  writeFileSync(join(ws, 'dvx.yaml'), `stages:
+  curve:
+    cmd: >-
+      seq 1 2000 | sed 's/.*/{"step": &, "loss": 0.5}/' >> "$DVX_METRICS"
+`);
+  git(ws, ['add', 'dvx.yaml']);
+  git(ws, ['commit', '-qm', 'pipeline']);
+  await dvxOk(ws, ['repro']);
+  assert.equal((await dvxJson(ws, ['runs'])).runs.length, 1);
+  const path = join(ws, '.dvx/tracking.sqlite');
+
+  for (const [damage, says] of [[damagePages, 'database disk image is malformed'], [damageHeader, 'file is not a database']] as const) {
+    damage(path);
+    const before = readFileSync(path);
+    for (const args of [['runs'], ['metrics', 'show'], ['repro', '--force']]) {
+      const r = await dvx(ws, args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, new RegExp(`the tracking store \\S+\\.dvx/tracking\\.sqlite is damaged \\(${says}\\)`), args.join(' '));
+      assert.match(r.stderr, /move it aside .* not yet pushed are lost/, args.join(' '));
+    }
+    assert.deepEqual(readFileSync(path), before, 'nothing rewrites or moves it');
+    assert.deepEqual(readdirSync(join(ws, '.dvx')).filter((n) => n.includes('damaged')), []);
+  }
+  // The way out the message gives works.
+  for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, `${path}.damaged${suffix}`);
+  await dvxOk(ws, ['repro', '--force']);
+  assert.equal((await dvxJson(ws, ['runs'])).runs.length, 1);
 });

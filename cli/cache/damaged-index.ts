@@ -1,7 +1,9 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
-import { fsError } from '../fs-util.ts';
+import { moveAside } from '../damaged-sqlite.ts';
+
+export { isCorruption } from '../damaged-sqlite.ts';
 
 /**
  * A cache index (index.sqlite) that SQLite cannot read. The index is derived
@@ -15,12 +17,6 @@ import { fsError } from '../fs-util.ts';
  */
 export const INDEX_DAMAGED = 'cache_index_damaged';
 
-/** Whether a better-sqlite3 error says the database file itself is not sound. */
-export function isCorruption(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
-}
-
 export function indexDamaged(path: string, err: unknown): DvxError {
   return new DvxError(INDEX_DAMAGED, `the cache index ${path} is damaged (${(err as Error).message})`, 'run `dvx fsck --repair` to move it aside and rebuild it from the packs', { cause: err });
 }
@@ -30,24 +26,11 @@ export function isIndexDamaged(err: unknown): err is DvxError {
 }
 
 /**
- * Moves a damaged index aside as `<name>.damaged-<time>`, and its -wal and
- * -shm under the same name if they are still there (SQLite deletes them when
- * the last connection closes, even of a damaged file; one left behind would be
- * replayed into the new index.sqlite). The Bloom filter, which describes the
- * old index, is deleted. Returns the new path.
+ * Moves a damaged index aside (as `<name>.damaged-<time>`, ../damaged-sqlite.ts).
+ * The Bloom filter, which describes the old index, is deleted. Returns the new path.
  */
 export function moveDamagedIndex(path: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  let aside = `${path}.damaged-${stamp}`;
-  for (let n = 2; existsSync(aside); n++) aside = `${path}.damaged-${stamp}-${n}`;
-  for (const suffix of ['', '-wal', '-shm']) {
-    if (!existsSync(path + suffix)) continue;
-    try {
-      renameSync(path + suffix, aside + suffix);
-    } catch (err) {
-      throw fsError(err, path + suffix, 'move aside');
-    }
-  }
+  const aside = moveAside(path);
   rmSync(join(dirname(path), 'bloom.bin'), { force: true });
   return aside;
 }

@@ -47,10 +47,11 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<
       return (await import('../hooks/pre-push.ts')).prePush(ws, await readStdin());
     case 'post-checkout':
     case 'post-merge':
-      return (await import('../hooks/materialize.ts')).materializeAfterGit(ws);
-    case 'post-rewrite':
-      await readStdin();
-      return (await import('../hooks/materialize.ts')).materializeAfterGit(ws);
+    case 'post-rewrite': {
+      if (hook === 'post-rewrite') await readStdin();
+      const { headMoves, materializeAfterGit } = await import('../hooks/materialize.ts');
+      return materializeAfterGit(ws, headMoves(ws, hook, args));
+    }
     case 'post-commit':
       void args;
       return (await import('../hooks/post-commit.ts')).postCommit(ws);

@@ -1,23 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
+import { dataPathOf, decodePointer } from '../../core/pointer.ts';
 import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
+import { gitSync } from '../git.ts';
+import { diffPointerFilesWithContents } from '../history/git-batch.ts';
 import { fetchData } from '../remote/fetch.ts';
 import { openRemote } from '../remote/resolve.ts';
 import { formatBytes, plural, warn } from '../ui.ts';
+import { removeDropped } from '../workspace/dropped.ts';
 import { Materializer } from '../workspace/materialize.ts';
-import type { Workspace } from '../workspace/workspace.ts';
+import type { Tracked, Workspace } from '../workspace/workspace.ts';
 
 /**
  * post-checkout, post-merge, post-rewrite: make the data match the pointers git
  * just wrote. Data missing from the cache is fetched from the default remote
  * (`hooks.fetch: false` in the config turns that off). These hooks cannot stop
  * git, so problems are reported as warnings, never as a failing exit.
+ *
+ * `moves`: the HEAD changes git made the working tree follow; the data of
+ * pointers the old commit had and the new one does not goes first
+ * (../workspace/dropped.ts), as git removes the files it no longer tracks.
  */
-export async function materializeAfterGit(ws: Workspace): Promise<void> {
+export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = []): Promise<void> {
   const tracked = ws.tracked();
   for (const t of tracked) if (t.error) warn(t.error.message);
+  let dropped: Tracked[] = [];
+  try {
+    if (moves.length > 0) dropped = await droppedPointers(ws, moves, tracked);
+  } catch (err) {
+    // Not knowing what was dropped must not keep the new pointers' data from being checked out.
+    if (!(err instanceof DvxError)) throw err;
+    warn(`could not tell which data the new commit no longer tracks, so none was removed: ${err.message}`);
+  }
   const valid = tracked.filter((t) => t.pointer);
-  if (valid.length === 0) return;
+  if (valid.length === 0 && dropped.length === 0) return;
   const cache = await ws.cache();
+  if (dropped.length > 0) {
+    const d = removeDropped(ws, cache, ws.statCache(), dropped);
+    if (d.removed.length > 0) {
+      const named = d.removed.length > 5 ? `${d.removed.slice(0, 5).join(', ')} and ${d.removed.length - 5} more` : d.removed.join(', ');
+      process.stderr.write(`dvx: removed ${plural(d.removed.length, 'path')} that ${d.removed.length === 1 ? 'is' : 'are'} no longer tracked: ${named}\n`);
+    }
+    const ignored = d.kept.length > 0 ? ignoredPaths(ws, d.kept.map((k) => k.path)) : new Set<string>();
+    for (const k of d.kept) {
+      const exposed = ignored.has(k.path) ? '' : `; git no longer ignores it, so \`git add -A\` would commit it to git`;
+      warn(`${k.path} is no longer tracked (the new commit has no ${k.path}.dvx) and was kept: ${k.reason}. \`dvx add ${k.path}\` tracks it again; delete it if it is not needed${exposed}`);
+    }
+  }
+  if (valid.length === 0) return;
   const roots: Root[] = valid.map((t) => ({ path: t.dataPath, pointer: t.pointer! }));
 
   if (ws.config.hooks?.fetch !== false && !isComplete(cache, roots)) {
@@ -51,4 +83,117 @@ function isComplete(cache: Parameters<typeof reachableFrom>[0], roots: Root[]): 
   } catch {
     return false;
   }
+}
+
+/** HEAD went from commit `from` to commit `to`. */
+export interface HeadMove {
+  from: string;
+  to: string;
+}
+
+const NO_COMMIT = /^0+$/;
+
+/**
+ * What each hook says about where HEAD was (git passes post-checkout the two
+ * commits; a merge and a rebase leave the old one in ORIG_HEAD).
+ * - post-checkout of files (third argument 0), of a new clone or worktree (no
+ *   previous commit) or without a move: none.
+ * - post-checkout as a rebase starts (checking out its base): none when
+ *   commits will be replayed onto it, since they may bring back what the base
+ *   lacks (removing that data here would only write it back at the end);
+ *   post-rewrite then compares both the old tip and the base with the result.
+ *   A rebase that only fast-forwards has no post-rewrite, so its checkout does.
+ * - post-merge of a squash merge: HEAD did not move; none.
+ * - post-rewrite after an amend: git changed no file; none.
+ */
+export function headMoves(ws: Workspace, hook: 'post-checkout' | 'post-merge' | 'post-rewrite', args: string[]): HeadMove[] {
+  const rev = (name: string) => gitSync(ws.root, ['rev-parse', '-q', '--verify', `${name}^{commit}`], { allowFail: true }).trim();
+  const moves: HeadMove[] = [];
+  const add = (from: string, to: string) => {
+    if (from && to && from !== to && !NO_COMMIT.test(from) && !NO_COMMIT.test(to) && !moves.some((m) => m.from === from)) moves.push({ from, to });
+  };
+  if (hook === 'post-checkout') {
+    const [from = '', to = '', branch] = args;
+    if (branch !== '1' || from === to || NO_COMMIT.test(from)) return [];
+    const replaying = rebaseOnto(ws) !== undefined && !isAncestor(ws, from, to);
+    if (!replaying) add(from, to);
+  } else if (hook === 'post-merge') {
+    if (args[0] !== '1') add(rev('ORIG_HEAD'), rev('HEAD'));
+  } else if (args[0] === 'rebase') {
+    const head = rev('HEAD');
+    add(rev('ORIG_HEAD'), head);
+    const onto = rebaseOnto(ws);
+    if (onto) add(onto, head);
+  }
+  return moves;
+}
+
+/** The commit a rebase in progress replays onto (its state directory names it), or undefined outside a rebase. */
+function rebaseOnto(ws: Workspace): string | undefined {
+  const dirs = gitSync(ws.root, ['rev-parse', '--git-path', 'rebase-merge', '--git-path', 'rebase-apply'], { allowFail: true }).split('\n').filter(Boolean);
+  for (const dir of dirs) {
+    try {
+      const onto = readFileSync(resolve(ws.root, dir, 'onto'), 'utf8').trim();
+      if (/^[0-9a-f]{40,64}$/.test(onto)) return onto;
+    } catch {
+      // not this kind of rebase
+    }
+  }
+  return undefined;
+}
+
+function isAncestor(ws: Workspace, a: string, b: string): boolean {
+  return spawnSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: ws.root, stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * The pointers that the old commit of a move had and the working tree no
+ * longer has, as they were in that commit; a path may come once per move.
+ * Left out: data paths inside or around a pointer the working tree has (its
+ * materialization owns them), files git tracks there now, and pointers that
+ * could not be read.
+ */
+async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracked[]): Promise<Tracked[]> {
+  const present = new Set(tracked.map((t) => t.pointerPath));
+  const dataPaths = new Set(tracked.map((t) => t.dataPath));
+  const around = new Set(tracked.flatMap((t) => [...ancestors(t.dataPath)]));
+  const owned = (path: string) => dataPaths.has(path) || around.has(path) || [...ancestors(path)].some((a) => dataPaths.has(a));
+  // Diffed from the new commit to the old one, a pointer the new one lacks is an addition, with the old blob.
+  const { changes, contents } = await diffPointerFilesWithContents(ws.root, moves.map((m) => ({ from: m.to, to: m.from })), () => false);
+  const out: Tracked[] = [];
+  for (const change of changes) {
+    for (const { path, blob } of change) {
+      if (!blob || present.has(path)) continue;
+      const dataPath = dataPathOf(path)!;
+      if (owned(dataPath)) continue;
+      try {
+        out.push({ pointerPath: path, dataPath, pointer: decodePointer(contents.get(blob)!) });
+      } catch {
+        // an old pointer that cannot be read names no version to compare with
+      }
+    }
+  }
+  const inGit = gitTracked(ws, [...new Set(out.map((t) => t.dataPath))]);
+  return out.filter((t) => !inGit.has(t.dataPath));
+}
+
+function* ancestors(path: string): Iterable<string> {
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) yield path.slice(0, i);
+}
+
+/** Of `paths`, those at or above a file git tracks. */
+function gitTracked(ws: Workspace, paths: string[]): Set<string> {
+  const found = new Set<string>();
+  for (let i = 0; i < paths.length; i += 500) {
+    const batch = paths.slice(i, i + 500);
+    const files = gitSync(ws.root, ['ls-files', '-z', '--cached', '--', ...batch.map((p) => `:(literal)${p}`)]).split('\0').filter(Boolean);
+    for (const p of batch) if (files.some((f) => f === p || f.startsWith(p + '/'))) found.add(p);
+  }
+  return found;
+}
+
+/** Of `paths`, those git ignores. */
+function ignoredPaths(ws: Workspace, paths: string[]): Set<string> {
+  const out = gitSync(ws.root, ['check-ignore', '-z', '--stdin'], { input: paths.join('\0') + '\0', allowFail: true });
+  return new Set(out.split('\0').filter(Boolean));
 }

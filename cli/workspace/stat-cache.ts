@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3';
-import type { Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
+import { DvxError } from '../../core/errors.ts';
 import type { Pointer } from '../../core/pointer.ts';
+import { isCorruption, moveAside } from '../damaged-sqlite.ts';
+import { warn } from '../ui.ts';
 
 /**
  * Remembers, per tracked file path, the stat signature (size, mtime, ctime,
@@ -60,10 +63,12 @@ interface Row {
 }
 
 export class StatCache {
-  private readonly db: Database.Database;
-  private readonly getStmt;
-  private readonly putStmt;
-  private readonly delStmt;
+  private db!: Database.Database;
+  private getStmt!: Database.Statement;
+  private putStmt!: Database.Statement;
+  private delStmt!: Database.Statement;
+  /** inode of the file this.db opened: another process may have replaced a damaged one already */
+  private ino = 0;
   private pending: [string, Row][] = [];
   private pendingPointers: [string, PointerRow][] = [];
   private rows: Map<string, Row> | undefined;
@@ -72,21 +77,80 @@ export class StatCache {
   private syncedRows: Map<string, string> | undefined;
   private pendingSynced: [string, string][] = [];
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, sha256 TEXT, manifest TEXT, recorded REAL) WITHOUT ROWID`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS pointer (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, recorded REAL, json TEXT) WITHOUT ROWID`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS synced (path TEXT PRIMARY KEY, manifest TEXT) WITHOUT ROWID`);
-    this.getStmt = this.db.prepare('SELECT size, mtime, ctime, ino, sha256, manifest, recorded FROM stat WHERE path = ?');
-    this.putStmt = this.db.prepare('INSERT OR REPLACE INTO stat (path, size, mtime, ctime, ino, sha256, manifest, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    this.delStmt = this.db.prepare('DELETE FROM stat WHERE path = ?');
+  constructor(private readonly path: string) {
+    this.guard(() => this.open());
+  }
+
+  private open(): void {
+    const db = new Database(this.path);
+    try {
+      this.ino = statSync(this.path).ino;
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 10000');
+      db.exec(`CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, sha256 TEXT, manifest TEXT, recorded REAL) WITHOUT ROWID`);
+      db.exec(`CREATE TABLE IF NOT EXISTS pointer (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, ctime REAL, ino INTEGER, recorded REAL, json TEXT) WITHOUT ROWID`);
+      db.exec(`CREATE TABLE IF NOT EXISTS synced (path TEXT PRIMARY KEY, manifest TEXT) WITHOUT ROWID`);
+      this.getStmt = db.prepare('SELECT size, mtime, ctime, ino, sha256, manifest, recorded FROM stat WHERE path = ?');
+      this.putStmt = db.prepare('INSERT OR REPLACE INTO stat (path, size, mtime, ctime, ino, sha256, manifest, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      this.delStmt = db.prepare('DELETE FROM stat WHERE path = ?');
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+  }
+
+  /**
+   * Runs `fn`; when SQLite finds the file damaged, moves it aside, starts a new
+   * one and runs `fn` again. What it holds can be had again (hashes by reading
+   * the files; see recover), so a damaged file is no reason to stop a command
+   * or a hook. Writes not yet flushed are kept and go to the new file.
+   */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isCorruption(err)) throw err;
+      this.recover(err);
+      try {
+        return fn();
+      } catch (again) {
+        if (!isCorruption(again)) throw again;
+        throw new DvxError('state_damaged', `${this.path} is damaged and a new one could not be started (${(again as Error).message})`, `delete ${this.path} (it is a cache dvx rebuilds) and check the disk`, { cause: again });
+      }
+    }
+  }
+
+  private recover(err: unknown): void {
+    try {
+      this.db?.close();
+    } catch {
+      // a damaged file may fail to close cleanly; it is moved aside all the same
+    }
+    let aside: string | undefined;
+    if (statSync(this.path, { throwIfNoEntry: false })?.ino === this.ino) {
+      try {
+        aside = moveAside(this.path);
+      } catch (e) {
+        throw new DvxError('state_damaged', `${this.path} is damaged (${(err as Error).message}) and could not be moved aside: ${(e as Error).message}`, `delete ${this.path} (it is a cache dvx rebuilds), then run the command again`, { cause: err });
+      }
+      warn(
+        `${this.path} was damaged (${(err as Error).message}); it is kept as ${aside} and a new one was started. ` +
+          'It held file hashes (the next status or add reads the data again) and the version last checked out at each path (until the next checkout, data left behind by a merge or reset shows as modified, not outdated): nothing tracked is lost; delete the old file when done with it.',
+      );
+    }
+    this.rows = this.pointerRows = this.syncedRows = undefined;
+    this.singleLookups = 0;
+    this.open();
   }
 
   /** What the content at `path` is known to be, if its stat signature still matches. */
   lookup(path: string, st: Stats): KnownContent | undefined {
+    return this.guard(() => this.lookupRow(path, st));
+  }
+
+  private lookupRow(path: string, st: Stats): KnownContent | undefined {
     if (!this.rows && ++this.singleLookups > SINGLE_LOOKUPS) {
       this.rows = new Map();
       const all = this.db.prepare('SELECT path, size, mtime, ctime, ino, sha256, manifest, recorded FROM stat').raw().all() as [string, number, number, number, number, string, string | null, number][];
@@ -100,11 +164,12 @@ export class StatCache {
 
   /** The pointer last parsed from the pointer file at `path`, if its stat signature still matches. */
   knownPointer(path: string, st: Stats): Pointer | undefined {
-    if (!this.pointerRows) {
-      this.pointerRows = new Map();
+    this.pointerRows ??= this.guard(() => {
+      const rows = new Map<string, PointerRow>();
       const all = this.db.prepare('SELECT path, size, mtime, ctime, ino, recorded, json FROM pointer').raw().all() as [string, number, number, number, number, number, string][];
-      for (const [p, size, mtime, ctime, ino, recorded, json] of all) this.pointerRows.set(p, { size, mtime, ctime, ino, recorded, json });
-    }
+      for (const [p, size, mtime, ctime, ino, recorded, json] of all) rows.set(p, { size, mtime, ctime, ino, recorded, json });
+      return rows;
+    });
     const row = this.pointerRows.get(path);
     if (!row || !signatureMatches(row, st)) return undefined;
     return JSON.parse(row.json) as Pointer;
@@ -121,7 +186,7 @@ export class StatCache {
   /** The version (manifest id) dvx last made the data at `path` match. */
   synced(path: string): string | undefined {
     if (!this.syncedRows) {
-      this.syncedRows = new Map(this.db.prepare('SELECT path, manifest FROM synced').raw().all() as [string, string][]);
+      this.syncedRows = new Map(this.guard(() => this.db.prepare('SELECT path, manifest FROM synced').raw().all() as [string, string][]));
       for (const [p, m] of this.pendingSynced) this.syncedRows.set(p, m);
     }
     return this.syncedRows.get(path);
@@ -150,19 +215,21 @@ export class StatCache {
     const ids = new Set(manifests);
     if (ids.size === 0) return;
     this.flush();
-    const rows = this.db.prepare('SELECT path, manifest FROM stat WHERE manifest IS NOT NULL').raw().all() as [string, string][];
-    this.db.transaction(() => {
-      for (const [path, manifest] of rows) {
-        if (!ids.has(manifest)) continue;
-        this.delStmt.run(path);
-        this.rows?.delete(path);
-      }
-    })();
+    this.guard(() => {
+      const rows = this.db.prepare('SELECT path, manifest FROM stat WHERE manifest IS NOT NULL').raw().all() as [string, string][];
+      this.db.transaction(() => {
+        for (const [path, manifest] of rows) {
+          if (!ids.has(manifest)) continue;
+          this.delStmt.run(path);
+          this.rows?.delete(path);
+        }
+      })();
+    });
   }
 
   forget(path: string): void {
     this.flush();
-    this.delStmt.run(path);
+    this.guard(() => this.delStmt.run(path));
     this.rows?.delete(path);
   }
 
@@ -171,10 +238,8 @@ export class StatCache {
     const rows = this.pending;
     const pointers = this.pendingPointers;
     const synced = this.pendingSynced;
-    this.pending = [];
-    this.pendingPointers = [];
-    this.pendingSynced = [];
-    this.db.transaction(() => {
+    // Cleared only once written: a damaged file is replaced and the same rows written to the new one.
+    this.guard(() => this.db.transaction(() => {
       if (synced.length > 0) {
         const put = this.db.prepare('INSERT OR REPLACE INTO synced (path, manifest) VALUES (?, ?)');
         for (const [p, m] of synced) put.run(p, m);
@@ -184,7 +249,10 @@ export class StatCache {
         const put = this.db.prepare('INSERT OR REPLACE INTO pointer (path, size, mtime, ctime, ino, recorded, json) VALUES (?, ?, ?, ?, ?, ?, ?)');
         for (const [p, r] of pointers) put.run(p, r.size, r.mtime, r.ctime, r.ino, r.recorded, r.json);
       }
-    })();
+    })());
+    this.pending = [];
+    this.pendingPointers = [];
+    this.pendingSynced = [];
   }
 
   close(): void {
