@@ -68,6 +68,99 @@ test('pre-push: tags of trees and blobs pass without a record; tags are peeled t
   assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c1, 'refs/tags/outer': c1 });
 });
 
+/** A pointer file as a merge commits it when its conflict is left unresolved. */
+function withConflictMarkers(pointer: string): string {
+  return `<<<<<<< HEAD\n${pointer}=======\n${pointer}>>>>>>> other\n`;
+}
+
+test('pre-push: an invalid pointer only in an older commit is warned about and recorded as absent there; one in a pushed tip stops the push until a new commit fixes it', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'badpointers';
+  const token = await server.token(repo, 'write');
+  const env = { DVX_TOKEN: token };
+  const ws = await pushingWorkspace(t, server, repo, env);
+  const rev = (r: string) => git(ws, ['rev-parse', r]).trim();
+  const datasetsAt = async (ref: string) => {
+    const a = await request(server.url, `/api/v1/repos/${repo}/datasets?ref=${ref}`, { token });
+    assert.equal(a.status, 200, a.text());
+    return a.json().datasets.map((d: { path: string }) => d.path);
+  };
+  const c1 = rev('HEAD');
+  const good = readFileSync(join(ws, 'events.csv.dvx'), 'utf8');
+
+  // c2 commits the pointer with conflict markers (-n: past dvx's pre-commit); c3 fixes it with new data.
+  writeFileSync(join(ws, 'events.csv.dvx'), withConflictMarkers(good));
+  gitOk(ws, ['commit', '-qnam', 'merged with markers']);
+  const c2 = rev('HEAD');
+  const fixed = seededBytes(4, 20_000);
+  writeFileSync(join(ws, 'events.csv'), fixed);
+  await dvxOk(ws, ['add', 'events.csv']);
+  gitOk(ws, ['commit', '-qm', 'fixed'], env);
+  const c3 = rev('HEAD');
+
+  const pushed = gitRun(ws, ['push', '-q', 'origin', 'main'], env);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const warnings = pushed.stderr.match(/is not a valid pointer/g) ?? [];
+  assert.equal(warnings.length, 1, pushed.stderr);
+  assert.match(pushed.stderr, new RegExp(`commit ${c2.slice(0, 10)}: events\\.csv\\.dvx is not a valid pointer \\(.+\\)`));
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c3 });
+  assert.deepEqual(await datasetsAt(c1), ['events.csv', 'images']);
+  assert.deepEqual(await datasetsAt(c2), ['images'], 'the invalid pointer is absent at its commit');
+  assert.deepEqual(await datasetsAt('main'), ['events.csv', 'images']);
+  const file = await request(server.url, `/api/v1/repos/${repo}/files/main/events.csv`, { token });
+  assert.equal(file.status, 200);
+  assert.deepEqual(file.body, fixed);
+  assert.equal((await request(server.url, `/api/v1/repos/${repo}/files/${c2}/events.csv`, { token })).status, 404);
+
+  // c4 truncates the pointer, c5 changes only code: the tip still holds the invalid pointer, and a new commit can fix that.
+  writeFileSync(join(ws, 'events.csv.dvx'), good.slice(0, 40));
+  gitOk(ws, ['commit', '-qnam', 'truncated pointer']);
+  const c4 = rev('HEAD');
+  writeFileSync(join(ws, 'code.py'), 'print(1)\n');
+  git(ws, ['add', 'code.py']);
+  gitOk(ws, ['commit', '-qnm', 'code']);
+  const c5 = rev('HEAD');
+  const blocked = gitRun(ws, ['push', '-q', 'origin', 'main'], env);
+  assert.notEqual(blocked.code, 0);
+  assert.match(blocked.stderr, new RegExp(`commit ${c5.slice(0, 10)}: events\\.csv\\.dvx is not a valid pointer`));
+  assert.match(blocked.stderr, /fix the pointer in a new commit \(`dvx add` rewrites it\)/);
+  assert.deepEqual(await serverRefs(server, token, repo), { 'refs/heads/main': c3 }, 'nothing recorded');
+
+  await dvxOk(ws, ['add', 'events.csv']);
+  gitOk(ws, ['commit', '-qm', 'pointer fixed'], env);
+  const again = gitRun(ws, ['push', '-q', 'origin', 'main'], env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((again.stderr.match(/is not a valid pointer/g) ?? []).length, 1, again.stderr);
+  assert.match(again.stderr, new RegExp(`commit ${c4.slice(0, 10)}: events\\.csv\\.dvx is not a valid pointer`));
+  assert.deepEqual(await datasetsAt(c4), ['images']);
+  assert.deepEqual(await datasetsAt(c5), ['images']);
+  assert.deepEqual(await datasetsAt('main'), ['events.csv', 'images']);
+});
+
+test('pre-push without a dvx remote: an invalid pointer in an older commit is a warning, in a pushed tip an error', async (t) => {
+  const ws = await workspace(t);
+  const bare = tempDir(t, 'dvx-bare-');
+  git(bare, ['init', '-q', '--bare', '-b', 'main']);
+  git(ws, ['remote', 'add', 'origin', bare]);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'notes.txt'), 'n\n');
+  git(ws, ['add', 'notes.txt']);
+  gitOk(ws, ['commit', '-qm', 'code']);
+  // A stray .dvx file that is no pointer, committed and removed again.
+  writeFileSync(join(ws, 'stray.dvx'), 'not a pointer\n');
+  git(ws, ['add', 'stray.dvx']);
+  gitOk(ws, ['commit', '-qnm', 'stray']);
+  const stray = git(ws, ['rev-parse', 'HEAD']).trim();
+  const atTip = gitRun(ws, ['push', '-q', 'origin', 'main']);
+  assert.notEqual(atTip.code, 0);
+  assert.match(atTip.stderr, /stray\.dvx is not a valid pointer[^]*fix the pointer in a new commit/);
+  git(ws, ['rm', '-q', 'stray.dvx']);
+  gitOk(ws, ['commit', '-qm', 'no stray']);
+  const pushed = gitRun(ws, ['push', '-q', 'origin', 'main']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stderr, new RegExp(`commit ${stray.slice(0, 10)}: stray\\.dvx is not a valid pointer`));
+});
+
 test('install keeps a hook that is a symlink to a missing file: chained as the link, skipped until its target exists, restored by uninstall', async (t) => {
   const ws = await workspace(t);
   const hooks = join(ws, '.git/hooks');

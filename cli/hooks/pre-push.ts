@@ -1,11 +1,11 @@
 import { DvxError } from '../../core/errors.ts';
-import type { Pointer } from '../../core/pointer.ts';
+import { dataPathOf, type Pointer } from '../../core/pointer.ts';
 import { Commits, type CommitRecord, type RecordPointer, type RefUpdate } from '../../core/protocol.ts';
 import type { Root } from '../cache/reachable.ts';
-import { GitHistory, type CommitInfo } from '../history/git-history.ts';
+import { GitHistory, type CommitInfo, type InvalidPointer, type PointerChanges } from '../history/git-history.ts';
 import { pushData } from '../remote/push.ts';
 import { openRemote } from '../remote/resolve.ts';
-import { formatBytes, plural } from '../ui.ts';
+import { formatBytes, plural, warn } from '../ui.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openTracking } from '../tracking/open.ts';
@@ -18,6 +18,11 @@ import type { Workspace } from '../workspace/workspace.ts';
  * names, and the refs pushed). Any failure fails the push, so no one ever
  * fetches a pointer whose data is missing; commit records are sent only after
  * all data is acknowledged, and in one transaction per request.
+ *
+ * A pointer file that does not decode stops the push only where a new commit
+ * can fix it: in a commit a pushed ref names. In an older commit it is history
+ * (pushing the fix still pushes that commit): it is warned about, and the
+ * commit is recorded without that path, so the server never serves it there.
  */
 interface PushLine {
   localRef: string;
@@ -41,7 +46,7 @@ export function parsePushLines(stdin: string): PushLine[] {
 export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   const lines = parsePushLines(stdin);
   if (lines.length === 0) return;
-  const history = GitHistory.open(ws.root);
+  const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
   // An annotated tag pushes its tag object: records and refs name the commit it
   // points to (through any chain of tags). A ref to a tree or a blob (git
   // allows tags of those) holds no commit and so no pointers: git pushes it,
@@ -52,6 +57,8 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   // A ref that now names no commit is sent as deleted: if it named a commit
   // before, the server must not go on serving that commit's data under it.
   const refs: RefUpdate[] = pushed.filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef)).map((l) => ({ name: l.remoteRef, sha: l.commit ?? null }));
+  await refuseInvalidTips(history, tips);
+  const warnInvalid = invalidPointerWarner();
 
   let remote;
   try {
@@ -61,6 +68,7 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     const remoteShas = new Set(lines.map((l) => l.remoteSha));
     const commits = await history.newCommits(tips, async (shas) => new Set(shas.filter((s) => remoteShas.has(s))));
     for (const ch of await history.changesMany(commits.map((c) => ({ from: c.parents[0], to: c.sha })))) {
+      for (const p of ch.invalid.values()) warnInvalid(p);
       if (ch.set.size > 0) throw new DvxError('no_remote', `these commits name dvx data (e.g. ${[...ch.set.keys()][0]}) but no dvx remote is configured to push it to`, (err as DvxError).hint);
     }
     return;
@@ -91,10 +99,12 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     commits.forEach((c, i) => {
       const ch = changes[i]!;
       for (const [path, p] of ch.set) roots.set(p.manifest, { path, pointer: p });
+      for (const p of ch.invalid.values()) warnInvalid(p);
       // objectParents: a shallow clone lacks a boundary commit's parents, but its record must be the one a full clone sends.
       const base = { sha: c.sha, parents: [...c.objectParents], author: c.author, committer: c.committer, message: c.message };
       const set = [...ch.set].map(([path, p]) => recordPointer(path, p));
-      records.push(bases[i] ? { ...base, changes: { set, removed: ch.removed } } : { ...base, pointers: set });
+      // An invalid pointer is recorded as no dataset at its path: dropped from a full list, removed from the parent's.
+      records.push(bases[i] ? { ...base, changes: { set, removed: [...ch.removed, ...ch.invalid.keys()] } } : { ...base, pointers: set });
     });
 
     const cache = await ws.cache();
@@ -120,6 +130,32 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   } finally {
     remote.close();
   }
+}
+
+/**
+ * Fails the push if a pushed ref names a commit holding a pointer file that
+ * does not decode: a new commit that fixes the file makes the push go through.
+ * The whole tree is read, not only what changed, since the bad file may come
+ * from a commit the server already has.
+ */
+async function refuseInvalidTips(history: GitHistory, tips: readonly string[]): Promise<void> {
+  const unique = [...new Set(tips)];
+  const all: PointerChanges[] = await history.changesMany(unique.map((to) => ({ from: undefined, to })));
+  const bad = all.flatMap((ch) => [...ch.invalid.values()]);
+  if (bad.length === 0) return;
+  const listed = bad.slice(0, 5).map((p) => `commit ${p.commit.slice(0, 10)}: ${p.pointerPath} is not a valid pointer: ${p.reason}`);
+  if (bad.length > listed.length) listed.push(`and ${bad.length - listed.length} more`);
+  throw new DvxError('bad_pointer', listed.join('\n'), 'fix the pointer in a new commit (`dvx add` rewrites it)');
+}
+
+/** Warns about an invalid pointer in an older pushed commit, once per blob (the same bytes in many commits are one problem). */
+function invalidPointerWarner(): (p: InvalidPointer) => void {
+  const seen = new Set<string>();
+  return (p) => {
+    if (seen.has(p.blob)) return;
+    seen.add(p.blob);
+    warn(`commit ${p.commit.slice(0, 10)}: ${p.pointerPath} is not a valid pointer (${p.reason}); the push goes on, and the server records no data at ${dataPathOf(p.pointerPath)} in the commits that hold this file`);
+  };
 }
 
 function recordPointer(path: string, p: Pointer): RecordPointer {
