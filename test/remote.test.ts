@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DVX_BIN, dvx, dvxJson, dvxOk, git, tempDir, workspace } from './support/cli.ts';
+import { DVX_BIN, dvx, dvxJson, dvxOk, git, gitRun, tempDir, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
 import { BACKENDS, startServer, type TestServer } from './support/server.ts';
 
@@ -192,4 +192,52 @@ test('many small files are pushed in few requests (at most one per 200 files)', 
   assert.ok(r.requests <= 2000 / 200, `${r.requests} requests for 2,000 files`);
   const f = await dvxJson(ws, ['fetch'], { DVX_TOKEN: token });
   assert.equal(f.fetchedBlobs, 0);
+});
+
+test('pull when the server lacks some paths\' data: everything it has is fetched and checked out; the rest is named by path, with what to do, and nothing half-written', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const write = { DVX_TOKEN: await server.token('partial', 'write') };
+  const read = { DVX_TOKEN: await server.token('partial', 'read') };
+  const { ws, bare } = await project(t, server, 'partial');
+  mkdirSync(join(ws, 'images'));
+  mkdirSync(join(ws, 'more'));
+  for (let i = 0; i < 4; i++) writeFileSync(join(ws, `images/${i}.png`), seededBytes(10 + i, 3000 + i));
+  for (let i = 0; i < 3; i++) writeFileSync(join(ws, `more/${i}.png`), seededBytes(20 + i, 4000 + i));
+  writeFileSync(join(ws, 'a.csv'), seededBytes(1, 300_000));
+  writeFileSync(join(ws, 'b.csv'), seededBytes(2, 200_000));
+  await dvxOk(ws, ['add', 'images', 'more', 'a.csv', 'b.csv']);
+  git(ws, ['commit', '-qm', 'data']);
+  git(ws, ['push', '-q', 'origin', 'main']);
+  // Only some of it reaches the server (as after a `git push --no-verify`).
+  await dvxOk(ws, ['push', 'images', 'a.csv'], write);
+
+  const clone = tempDir(t, 'dvx-clone-');
+  git(clone, ['clone', '-q', bare, '.']);
+  const pulled = await dvx(clone, ['pull'], read);
+  assert.equal(pulled.code, 1, pulled.stdout + pulled.stderr);
+  assert.deepEqual(readFileSync(join(clone, 'a.csv')), seededBytes(1, 300_000));
+  for (let i = 0; i < 4; i++) assert.deepEqual(readFileSync(join(clone, `images/${i}.png`)), seededBytes(10 + i, 3000 + i));
+  assert.match(pulled.stderr, /does not have the data of 2 tracked paths: b\.csv, more; everything else was fetched/);
+  assert.match(pulled.stderr, /dvx push b\.csv more/);
+  assert.doesNotMatch(pulled.stderr, /[0-9a-f]{64}/, 'paths, not blob ids');
+  assert.ok(!existsSync(join(clone, 'b.csv')) && !existsSync(join(clone, 'more')), 'nothing half-written in the working tree');
+  assert.deepEqual(readdirSync(join(clone, '.dvx/cache/tmp')), [], 'nothing half-written in the cache');
+  const fetched = await dvx(clone, ['fetch', 'b.csv'], read);
+  assert.equal(fetched.code, 1);
+  assert.match(fetched.stderr, /does not have the data of 1 tracked path: b\.csv;/);
+
+  // post-checkout fetches the same way: a clone with dvx's hooks gets what the server has and is told what it lacks.
+  const hooked = tempDir(t, 'dvx-hooked-');
+  git(hooked, ['clone', '-q', '--no-checkout', bare, '.']);
+  await dvxOk(hooked, ['install']);
+  const checkout = gitRun(hooked, ['checkout', '-q', 'main'], read);
+  assert.equal(checkout.code, 0, checkout.stderr);
+  assert.deepEqual(readFileSync(join(hooked, 'a.csv')), seededBytes(1, 300_000));
+  assert.match(checkout.stderr, /dvx: warning: \S+ does not have the data of 2 tracked paths: b\.csv, more; [^\n]*`dvx push b\.csv more`/);
+
+  // Pushed from the clone that has it, the rest comes.
+  await dvxOk(ws, ['push', 'b.csv', 'more'], write);
+  await dvxOk(clone, ['pull'], read);
+  assert.deepEqual(readFileSync(join(clone, 'b.csv')), seededBytes(2, 200_000));
+  assert.deepEqual(readFileSync(join(clone, 'more/2.png')), seededBytes(22, 4002));
 });

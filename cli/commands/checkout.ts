@@ -14,11 +14,13 @@ export async function run(paths: string[], opts: CheckoutOptions): Promise<void>
   failOnProblems(result);
 }
 
-/** Materializes the tracked paths under `paths` (all when empty). */
-export async function checkoutPaths(paths: string[], opts: CheckoutOptions): Promise<MaterializeResult> {
+/** Materializes the tracked paths under `paths` (all when empty), but for the data paths in `skip`. */
+export async function checkoutPaths(paths: string[], opts: CheckoutOptions, skip: ReadonlySet<string> = new Set()): Promise<MaterializeResult> {
   const ws = Workspace.find();
   try {
-    const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
+    const under = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
+    const { unmatched, inner } = under;
+    const tracked = under.tracked.filter((t) => !skip.has(t.dataPath));
     if (unmatched.length > 0) throw new DvxError('not_tracked', `not tracked by dvx: ${unmatched.join(', ')}`, 'see `dvx status` for what is tracked');
     const cache = await ws.cache();
     const stats = ws.statCache();

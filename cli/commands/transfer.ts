@@ -4,10 +4,10 @@ import { DvxError } from '../../core/errors.ts';
 import { openTracking } from '../tracking/open.ts';
 import { syncTracking } from '../tracking/sync.ts';
 import type { Root } from '../cache/reachable.ts';
-import { fetchData } from '../remote/fetch.ts';
+import { fetchData, notOnRemote } from '../remote/fetch.ts';
 import { pushData } from '../remote/push.ts';
 import { openRemote } from '../remote/resolve.ts';
-import { formatBytes, info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
+import { formatBytes, info, plural, printJson, Progress, warn, type OutputOptions } from '../ui.ts';
 import { checkoutPaths, failOnProblems, jsonResult, printResult } from './checkout.ts';
 import { Workspace, type Tracked } from '../workspace/workspace.ts';
 
@@ -71,10 +71,15 @@ export async function fetch(paths: string[], opts: TransferOptions): Promise<voi
   try {
     const result = await fetchInto(ws, paths, opts);
     if (opts.json) printJson(result);
-    else info(opts, result.fetchedBlobs === 0 ? 'the cache already has everything' : `fetched ${plural(result.fetchedBlobs, 'blob')} in ${plural(result.packs, 'pack')}, ${formatBytes(result.fetchedBytes)} from ${result.remote}`);
+    else info(opts, result.fetchedBlobs === 0 ? (result.unavailable.length ? 'fetched nothing' : 'the cache already has everything') : `fetched ${plural(result.fetchedBlobs, 'blob')} in ${plural(result.packs, 'pack')}, ${formatBytes(result.fetchedBytes)} from ${result.remote}`);
+    failOnUnavailable(result);
   } finally {
     await ws.close();
   }
+}
+
+function failOnUnavailable(r: { remote: string; unavailable: string[] }): void {
+  if (r.unavailable.length > 0) throw notOnRemote(r.remote, r.unavailable);
 }
 
 async function fetchInto(ws: Workspace, paths: string[], opts: TransferOptions) {
@@ -103,11 +108,22 @@ export async function pull(paths: string[], opts: TransferOptions): Promise<void
   } finally {
     await ws.close();
   }
-  const checkout = await checkoutPaths(paths, opts);
+  // Paths whose data the remote lacks are left as they are; the rest is checked out.
+  const checkout = await checkoutPaths(paths, opts, new Set(fetched.unavailable));
   if (opts.json) printJson({ fetch: fetched, checkout: jsonResult(checkout) });
   else {
-    info(opts, fetched.fetchedBlobs === 0 ? 'the cache already has everything' : `fetched ${formatBytes(fetched.fetchedBytes)} from ${fetched.remote}`);
+    info(opts, fetched.fetchedBlobs === 0 ? (fetched.unavailable.length ? 'fetched nothing' : 'the cache already has everything') : `fetched ${formatBytes(fetched.fetchedBytes)} from ${fetched.remote}`);
     printResult(checkout, opts);
   }
-  failOnProblems(checkout);
+  if (fetched.unavailable.length === 0) failOnProblems(checkout);
+  else {
+    // Both failures are reported; the remote's missing data is the one to act on first.
+    try {
+      failOnProblems(checkout);
+    } catch (err) {
+      if (!(err instanceof DvxError)) throw err;
+      if (!opts.json) warn(`${err.message}${err.hint ? ` (${err.hint})` : ''}`);
+    }
+    failOnUnavailable(fetched);
+  }
 }

@@ -6,7 +6,7 @@ import { dataPathOf, decodePointer } from '../../core/pointer.ts';
 import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
 import { gitSync } from '../git.ts';
 import { diffPointerFilesWithContents } from '../history/git-batch.ts';
-import { fetchData } from '../remote/fetch.ts';
+import { fetchData, notOnRemote } from '../remote/fetch.ts';
 import { openRemote } from '../remote/resolve.ts';
 import { formatBytes, plural, warn } from '../ui.ts';
 import { removeDropped } from '../workspace/dropped.ts';
@@ -58,6 +58,10 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
       try {
         const s = await fetchData(cache, remote, roots);
         if (s.fetchedBytes > 0) process.stderr.write(`dvx: fetched ${formatBytes(s.fetchedBytes)} from ${remote.remote.url}\n`);
+        if (s.unavailable.length > 0) {
+          const e = notOnRemote(remote.remote.url, s.unavailable);
+          warn(`${e.message} (${e.hint})`);
+        }
       } finally {
         remote.close();
       }

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { DvxError } from '../../core/errors.ts';
 import { Limits } from '../../core/protocol.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { importPack } from '../cache/pack-import.ts';
+import { plural } from '../ui.ts';
 import { reachableFrom, type Root } from '../cache/reachable.ts';
 import type { DvxRemote } from './dvx-remote.ts';
 import { runTransfers } from './transfer-queue.ts';
@@ -12,39 +15,73 @@ import { runTransfers } from './transfer-queue.ts';
  * lacks. Manifests come first (trees, then the file manifests they list) since
  * only they say which chunks are needed; then the missing chunks in parallel
  * batches. Every answer is a pack, verified before it is indexed.
+ *
+ * A blob the remote does not have (data committed but never pushed) does not
+ * stop the rest: it is set aside, everything else is fetched, and the paths
+ * whose data stays incomplete are returned in `unavailable`.
  */
 export interface FetchSummary {
   blobs: number;
   fetchedBlobs: number;
   fetchedBytes: number;
   packs: number;
+  /** paths of the roots whose data the remote lacks (all or part of it), in the order given */
+  unavailable: string[];
 }
 
 export async function fetchData(cache: LocalCache, remote: DvxRemote, roots: readonly Root[], opts: { jobs?: number; onPlan?: (bytes: number) => void; onBytes?: (bytes: number) => void } = {}): Promise<FetchSummary> {
-  const summary: FetchSummary = { blobs: 0, fetchedBlobs: 0, fetchedBytes: 0, packs: 0 };
+  const summary: FetchSummary = { blobs: 0, fetchedBlobs: 0, fetchedBytes: 0, packs: 0, unavailable: [] };
   let received = 0;
+  /** blobs the remote answered it does not have */
+  const absent = new Set<string>();
+  const fetchPack = async (ids: string[]) => {
+    const tmp = join(cache.packs.tmpDir, `fetch-${process.pid}-${randomBytes(6).toString('hex')}`);
+    let mine = 0;
+    try {
+      await remote.fetchPack(ids, tmp, (n) => {
+        received += n - mine;
+        mine = n;
+        opts.onBytes?.(received);
+      });
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    const index = importPack(cache, tmp, ids);
+    summary.packs++;
+    summary.fetchedBlobs += ids.length;
+    summary.fetchedBytes += index.packBytes;
+  };
+  // The server refuses a whole batch for one blob it lacks, naming that blob
+  // (docs/protocol.md "Fetch"): set it aside and ask for the rest. Should an
+  // answer name none of the batch, halving the batch finds the missing ones.
+  const fetchAvailable = async (ids: string[]): Promise<void> => {
+    try {
+      await fetchPack(ids);
+    } catch (err) {
+      if (!(err instanceof DvxError && err.code === 'blob_not_found')) throw err;
+      const named = ids.filter((id) => err.message.includes(id));
+      if (named.length > 0 || ids.length === 1) {
+        for (const id of named.length > 0 ? named : ids) absent.add(id);
+        const rest = ids.filter((id) => !absent.has(id));
+        if (rest.length > 0) await fetchAvailable(rest);
+        return;
+      }
+      const half = ids.length >> 1;
+      await fetchAvailable(ids.slice(0, half));
+      await fetchAvailable(ids.slice(half));
+    }
+  };
   const fetchBatches = async (batches: string[][]) => {
     await runTransfers(
-      batches.map((ids) => async () => {
-        const tmp = join(cache.packs.tmpDir, `fetch-${process.pid}-${randomBytes(6).toString('hex')}`);
-        let mine = 0;
-        await remote.fetchPack(ids, tmp, (n) => {
-          received += n - mine;
-          mine = n;
-          opts.onBytes?.(received);
-        });
-        const index = importPack(cache, tmp, ids);
-        summary.packs++;
-        summary.fetchedBlobs += ids.length;
-        summary.fetchedBytes += index.packBytes;
-      }),
+      batches.map((ids) => () => fetchAvailable(ids)),
       opts.jobs ?? 4,
     );
   };
 
   // Up to two rounds of manifests: pointers name trees or files; trees name files.
   for (let round = 0; round < 2; round++) {
-    const missing = [...reachableFrom(cache, roots).missingManifests.keys()];
+    const missing = [...reachableFrom(cache, roots).missingManifests.keys()].filter((id) => !absent.has(id));
     if (missing.length === 0) break;
     await fetchBatches(batchByCount(missing));
   }
@@ -56,7 +93,36 @@ export async function fetchData(cache: LocalCache, remote: DvxRemote, roots: rea
   const batches = batchByBytes(wanted, (id) => reach.chunks.get(id)!);
   opts.onPlan?.(wanted.reduce((n, id) => n + reach.chunks.get(id)!, 0));
   await fetchBatches(batches);
+  if (absent.size > 0) summary.unavailable = roots.filter((r) => !isComplete(cache, r)).map((r) => r.path);
   return summary;
+}
+
+/**
+ * Data that was committed but never pushed (a `git push --no-verify`, or a
+ * clone without dvx's hooks) is not on the remote: the error that names the
+ * paths, and the way out.
+ */
+export function notOnRemote(remoteUrl: string, paths: readonly string[]): DvxError {
+  const n = paths.length;
+  const shown = paths.slice(0, 20);
+  const list = shown.join(', ') + (n > shown.length ? `, and ${n - shown.length} more` : '');
+  const command = n > shown.length ? '`dvx push` (every tracked path)' : `\`dvx push ${shown.map(shellWord).join(' ')}\``;
+  return new DvxError(
+    'not_on_remote',
+    `${remoteUrl} does not have the data of ${plural(n, 'tracked path')}: ${list}; everything else was fetched`,
+    `push it from a clone that has it: ${command}; dvx's pre-push hook does that on \`git push\` unless the push skips hooks (--no-verify)`,
+  );
+}
+
+/** A path as a shell word: quoted when it holds anything but plain characters. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether the cache holds every manifest and chunk of one root. */
+function isComplete(cache: LocalCache, root: Root): boolean {
+  const r = reachableFrom(cache, [root]);
+  return r.missingManifests.size === 0 && cache.index.locateMany([...r.chunks.keys()]).every(Boolean);
 }
 
 function batchByCount(ids: string[]): string[][] {
