@@ -177,7 +177,7 @@ program
   .argument('<server-url>', 'e.g. http://localhost:8080')
   .argument('<repo>', 'repository name')
   .argument('<path>', 'path of the file or directory in the repository')
-  .option('--rev <rev>', 'a branch, tag or commit sha (full or abbreviated), not an expression such as main~1', 'main')
+  .option('--rev <rev>', 'a branch, tag or commit sha (full or abbreviated), not an expression such as main~1; HEAD is the default branch (main, else master, else the only one)', 'HEAD')
   .option('-o, --output <path>', 'where to write it (default: its name, here); - writes a file to standard output')
   .option('-f, --force', 'replace the file or folder that is there')
   .addHelpText(

@@ -330,7 +330,7 @@ test('get: a directory cannot go to stdout; -o an existing folder takes a file u
   const toStdout = await get(['images', '-o', '-']);
   assert.equal(toStdout.code, 1);
   assert.equal(toStdout.stdout, '');
-  assert.match(toStdout.stderr, /images@main is a directory: it cannot be written to standard output/);
+  assert.match(toStdout.stderr, /images@HEAD is a directory: it cannot be written to standard output/);
   assert.match(toStdout.stderr, /hint: give -o the folder to unpack it into/);
   assert.deepEqual(readdirSync(out), []);
 
@@ -390,4 +390,56 @@ test('get --rev main~1: one message saying which revisions the server takes (it 
   assert.equal(h.status, 400);
   assert.equal(h.text().match(/expected/g)?.length, 1, h.text());
   assert.deepEqual(readdirSync(out), []);
+});
+
+test('HEAD on the server is the default branch (main, else master, else the only one), for files, datasets and `dvx get`, which asks for it when no --rev is given', async (t) => {
+  const server = await startServer(t, { backend: 'fs' });
+  const repo = 'heads';
+  const token = await server.token(repo, 'write');
+  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  const env = { DVX_TOKEN: await server.token(repo, 'read') };
+  const out = tempDir(t, 'dvx-get-');
+  const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args, '-o', 'got', '--force'], env);
+  const got = () => readFileSync(join(out, 'got'));
+  const headCommit = async () => {
+    const a = await request(server.url, `/api/v1/repos/${repo}/datasets?ref=HEAD`, { token: env.DVX_TOKEN });
+    return a.status === 200 ? a.json().commit : a.status;
+  };
+  const c1 = git(ws, ['rev-parse', 'HEAD']).trim();
+  const v1 = seededBytes(3, 20_000);
+
+  // Only one branch, and it is not main: HEAD is that branch.
+  gitOk(ws, ['push', '-q', 'origin', 'main:trunk'], { DVX_TOKEN: token });
+  assert.equal(await headCommit(), c1);
+  const file = await request(server.url, `/api/v1/repos/${repo}/files/HEAD/events.csv`, { token: env.DVX_TOKEN });
+  assert.equal(file.status, 200, file.text());
+  assert.deepEqual(file.body, v1);
+  for (const args of [['events.csv', '--rev', 'HEAD'], ['events.csv']]) {
+    const r = await get(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(got(), v1);
+  }
+
+  // Two branches, neither main nor master: HEAD names none, and the answer lists them.
+  gitOk(ws, ['push', '-q', 'origin', 'main:dev'], { DVX_TOKEN: token });
+  const none = await request(server.url, `/api/v1/repos/${repo}/files/HEAD/events.csv`, { token: env.DVX_TOKEN });
+  assert.equal(none.status, 404);
+  assert.match(none.text(), /HEAD is the default branch: main, else master, else the only branch; this repository has 2 branches \(dev, trunk\): name one/);
+  assert.equal(await headCommit(), 404);
+  const noRev = await get(['events.csv']);
+  assert.equal(noRev.code, 1);
+  assert.match(noRev.stderr, /dev, trunk/);
+
+  // master, then main.
+  gitOk(ws, ['push', '-q', 'origin', 'main:master'], { DVX_TOKEN: token });
+  assert.equal(await headCommit(), c1);
+  writeFileSync(join(ws, 'events.csv'), seededBytes(4, 1000));
+  await dvxOk(ws, ['add', 'events.csv']);
+  gitOk(ws, ['commit', '-qm', 'v2'], { DVX_TOKEN: token });
+  gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
+  const c2 = git(ws, ['rev-parse', 'HEAD']).trim();
+  assert.equal(await headCommit(), c2);
+  const r = await get(['events.csv']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(got(), seededBytes(4, 1000));
 });

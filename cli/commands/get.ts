@@ -42,7 +42,8 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     }
     throw err;
   }
-  const rev = opts.rev ?? 'main';
+  // HEAD: the server's default branch, as `git clone` checks out the remote's HEAD.
+  const rev = opts.rev ?? 'HEAD';
   checkRev(rev);
   const http = new HttpClient(remote.base, { token: tokenFor(remote.url), remoteName: remote.url });
   const urlPath = `${API_PREFIX}/repos/${encodeURIComponent(repo)}/files/${encodeURIComponent(rev)}/${clean.split('/').map(encodeURIComponent).join('/')}`;

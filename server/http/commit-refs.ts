@@ -31,8 +31,32 @@ export interface ResolvedCommit {
   immutable: boolean;
 }
 
+/**
+ * What HEAD names here: in a clone it is the checked-out branch, on a bare
+ * remote the default branch. The server keeps no symbolic ref, so the
+ * default branch is inferred: main, else master, else the only branch. With
+ * several other branches none is the obvious one, and guessing (the branch
+ * pushed last, say) would serve data of a branch nobody asked for: that is a
+ * 404 listing them.
+ */
+function headBranch(store: Store, rid: number): string {
+  const branches = store.commits.refs(rid).map((r) => r.name).filter((n) => n.startsWith('refs/heads/'));
+  for (const name of ['refs/heads/main', 'refs/heads/master']) if (branches.includes(name)) return name;
+  if (branches.length === 1) return branches[0]!;
+  const names = branches.map((n) => n.slice('refs/heads/'.length));
+  const shown = names.slice(0, 20).join(', ') + (names.length > 20 ? `, and ${names.length - 20} more` : '');
+  throw new HttpError(
+    404,
+    'ref_not_found',
+    branches.length === 0
+      ? 'HEAD is the default branch, and this repository has no branch recorded (commit records and refs arrive with `git push` through the dvx pre-push hook)'
+      : `HEAD is the default branch: main, else master, else the only branch; this repository has ${branches.length} branches (${shown}): name one`,
+  );
+}
+
 /** The commit `ref` names in the repository, or undefined when nothing does; an ambiguous abbreviation is 409. */
 export function findCommit(store: Store, rid: number, ref: string): ResolvedCommit | undefined {
+  if (ref === 'HEAD') ref = headBranch(store, rid);
   const r = store.commits.resolve(rid, ref);
   if (r.kind === 'ambiguous') {
     throw new HttpError(409, 'ambiguous_ref', `${ref} is an abbreviation of several recorded commits (${r.candidates.map((s) => s.slice(0, 12)).join(', ')}): give more digits`);
