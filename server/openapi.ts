@@ -60,9 +60,9 @@ const errors = (...codes: number[]) => {
 };
 const repo = { name: 'repo', in: 'path', required: true, description: 'repository name: 1-100 of [A-Za-z0-9._-], starting with a letter or digit, not ending in .git', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' } };
 const hex = { type: 'string', pattern: '^[0-9a-f]{64}$' };
-const ref = { name: 'ref', in: 'path', required: true, description: 'a file or tree manifest id, a file sha256, a branch or tag (percent-encode "/"), or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
+const ref = { name: 'ref', in: 'path', required: true, description: 'a file or tree manifest id, a file sha256, a branch or tag (percent-encode "/"), HEAD (the default branch: main, else master, else the only branch), or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
 const path = { name: 'path', in: 'path', required: true, description: 'with a tree: the file or directory inside it; with a file ref: its name (for Content-Type and Content-Disposition); with a commit: the path in the repository (a tracked file or directory, or a file inside one)', schema: { type: 'string' } };
-const commitRef = { name: 'ref', in: 'path', required: true, description: 'a branch (main, refs/heads/main), a tag, or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
+const commitRef = { name: 'ref', in: 'path', required: true, description: 'a branch (main, refs/heads/main), a tag, HEAD (the default branch: main, else master, else the only branch), or a full or abbreviated (7+ hex digits) commit sha', schema: { type: 'string' } };
 const queryRef = (name: string, required: boolean, description: string) => ({ name, in: 'query', required, description, schema: { type: 'string' } });
 const authed = (scope: Scope) => ({ security: [{ bearer: [] }, { basic: [] }], 'x-dvx-scope': scope });
 
