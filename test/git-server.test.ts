@@ -176,7 +176,7 @@ for (const backend of BACKENDS) {
     const stale = `.events.csv.dvx-tmp-${deadPid()}-0123456789ab`;
     writeFileSync(join(out, stale), 'what a killed download left');
     const asJson = JSON.parse((await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--json'], readEnv)).stdout);
-    assert.deepEqual([asJson.type, asJson.rev, asJson.size, asJson.sha256, asJson.output], ['file', 'main', v2.length, sha256(v2), join(out, 'events.csv')]);
+    assert.deepEqual([asJson.type, asJson.rev, asJson.size, asJson.sha256, asJson.output], ['file', 'HEAD', v2.length, sha256(v2), join(out, 'events.csv')]);
     assert.deepEqual(readFileSync(join(out, 'events.csv')), v2);
     assert.ok(!existsSync(join(out, stale)), 'the killed download\'s temp file is gone');
     await dvxOk(out, ['get', server.url, repo, 'data/events.csv', '--rev', c1.slice(0, 8), '-o', 'sub/by-sha.csv'], readEnv);
@@ -190,7 +190,7 @@ for (const backend of BACKENDS) {
     for (let i = 0; i < 5; i++) assert.deepEqual(readFileSync(join(out, `imgs/${i}.png`)), seededBytes(10 + i, 2000 + i));
     const before = readdirSync(out).sort();
     for (const [args, message] of [
-      [['data/nothing.csv'], /data\/nothing\.csv@main: .*nothing\.csv[^]*hint: check the path/],
+      [['data/nothing.csv'], /data\/nothing\.csv@HEAD: .*nothing\.csv[^]*hint: check the path/],
       [['data/events.csv', '--rev', 'no-such-branch'], /data\/events\.csv@no-such-branch: .*no-such-branch/],
       [['../etc/passwd'], /\.\.\/etc\/passwd: path has a '\.\.' segment/],
     ] as const) {
