@@ -234,6 +234,7 @@ test('pull when the server lacks some paths\' data: everything it has is fetched
   assert.equal(checkout.code, 0, checkout.stderr);
   assert.deepEqual(readFileSync(join(hooked, 'a.csv')), seededBytes(1, 300_000));
   assert.match(checkout.stderr, /dvx: warning: \S+ does not have the data of 2 tracked paths: b\.csv, more; [^\n]*`dvx push b\.csv more`/);
+  assert.doesNotMatch(checkout.stderr, /was not updated/, 'the paths the remote lacks are named once, without a hint to pull');
 
   // Pushed from the clone that has it, the rest comes.
   await dvxOk(ws, ['push', 'b.csv', 'more'], write);

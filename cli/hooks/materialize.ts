@@ -52,6 +52,8 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
   if (valid.length === 0) return;
   const roots: Root[] = valid.map((t) => ({ path: t.dataPath, pointer: t.pointer! }));
 
+  // Paths whose data the remote lacks were just named, with what to do; a second warning would say to pull, which cannot help.
+  let unavailable = new Set<string>();
   if (ws.config.hooks?.fetch !== false && !isComplete(cache, roots)) {
     try {
       const remote = openRemote(ws);
@@ -59,6 +61,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
         const s = await fetchData(cache, remote, roots);
         if (s.fetchedBytes > 0) process.stderr.write(`dvx: fetched ${formatBytes(s.fetchedBytes)} from ${remote.remote.url}\n`);
         if (s.unavailable.length > 0) {
+          unavailable = new Set(s.unavailable);
           const e = notOnRemote(remote.remote.url, s.unavailable);
           warn(`${e.message} (${e.hint})`);
         }
@@ -72,7 +75,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
   }
 
   const m = new Materializer(ws, cache, ws.statCache());
-  for (const t of valid) await m.materialize(t);
+  for (const t of valid) if (!unavailable.has(t.dataPath)) await m.materialize(t);
   ws.statCache().flush();
   const r = m.result;
   if (r.restored.length + r.removed.length > 0) process.stderr.write(`dvx: checked out ${plural(r.restored.length, 'file')}${r.removed.length ? `, removed ${r.removed.length}` : ''}\n`);
