@@ -136,17 +136,31 @@ program
   .argument('[remote]', 'remote name or URL (default: the default remote)')
   .action(action(async () => ({ run: (await import('./commands/login.ts')).logout })));
 
-const transferOptions = (cmd: Command) =>
+const transferOptions = (cmd: Command, paths = 'limit to these tracked paths (default: all)') =>
   cmd
-    .argument('[paths...]', 'limit to these tracked paths (default: all)')
+    .argument('[paths...]', paths)
     .option('-r, --remote <name>', 'remote name or URL (default: the default remote)')
     .option('-j, --jobs <n>', 'parallel transfers', '4')
     .addOption(json())
     .addOption(quiet());
 
-transferOptions(program.command('push').description('upload the data of tracked paths that the remote lacks (deduplicated, resumable)')).action(
-  action(async () => ({ run: (await import('./commands/transfer.ts')).push })),
-);
+transferOptions(
+  program.command('push').description('upload the data of tracked paths that the remote lacks (deduplicated, resumable); with --commits, record commits that reached git without the pre-push hook'),
+  'limit to these tracked paths (default: all); with --commits, the refs to record (default: the current branch)',
+)
+  .option('--commits', 'do what the pre-push hook does for a `git push` of the refs: send the commits the server does not know, their data and the refs (a remote-tracking ref such as origin/main is recorded as the branch main)')
+  .option('-f, --force', 'with --commits: move a ref on the server even to a commit that does not contain the one it names there')
+  .addHelpText(
+    'after',
+    `
+Commits that reach the git remote without the pre-push hook (git push
+--no-verify, a clone where \`dvx install\` was not run, a CI job, a merge on
+the git host) are not recorded: the server cannot serve their data by branch,
+tag or commit. \`dvx push --commits origin/main v1\` records them, after
+\`git fetch\`; running it again sends nothing. It fails, recording nothing,
+when data the server lacks is not in the local cache.`,
+  )
+  .action(action(async () => ({ run: (await import('./commands/transfer.ts')).push })));
 transferOptions(program.command('fetch').description('download into the cache the data of tracked paths that it lacks')).action(
   action(async () => ({ run: (await import('./commands/transfer.ts')).fetch })),
 );

@@ -4,8 +4,11 @@ import { DvxError } from '../../core/errors.ts';
 import { openTracking } from '../tracking/open.ts';
 import { syncTracking } from '../tracking/sync.ts';
 import type { Root } from '../cache/reachable.ts';
+import { GitHistory } from '../history/git-history.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
-import { pushData } from '../remote/push.ts';
+import { pushData, type PushSummary } from '../remote/push.ts';
+import { isAncestor, refsToRecord } from '../remote/refs-to-record.ts';
+import { sendCommits } from '../remote/send-commits.ts';
 import { openRemote } from '../remote/resolve.ts';
 import { formatBytes, info, plural, printJson, Progress, warn, type OutputOptions } from '../ui.ts';
 import { checkoutPaths, failOnProblems, jsonResult, printResult } from './checkout.ts';
@@ -16,6 +19,7 @@ export interface TransferOptions extends OutputOptions {
   remote?: string;
   jobs?: string;
   force?: boolean;
+  commits?: boolean;
 }
 
 function roots(ws: Workspace, paths: string[]): { roots: Root[]; tracked: Tracked[] } {
@@ -33,6 +37,8 @@ function jobs(opts: TransferOptions): number {
 }
 
 export async function push(paths: string[], opts: TransferOptions): Promise<void> {
+  if (opts.commits) return pushCommits(paths, opts);
+  if (opts.force) throw new DvxError('usage', '--force goes with --commits: it lets a ref on the server move to a commit that does not contain the one it names');
   const ws = Workspace.find();
   const remote = openRemote(ws, opts.remote, { jobs: jobs(opts) });
   let progress: Progress | undefined;
@@ -62,6 +68,60 @@ export async function push(paths: string[], opts: TransferOptions): Promise<void
   } finally {
     progress?.stop();
     remote.close();
+    await ws.close();
+  }
+}
+
+/**
+ * `dvx push --commits [refs]`: what the pre-push hook does for a `git push` of
+ * these refs, for commits that reached the git remote without it (`git push
+ * --no-verify`, a clone without the hooks, a CI job, a merge on the git
+ * host): the commits the server does not know, their data, then the refs.
+ */
+async function pushCommits(names: string[], opts: TransferOptions): Promise<void> {
+  const ws = Workspace.find();
+  let remote;
+  let progress: Progress | undefined;
+  try {
+    remote = openRemote(ws, opts.remote, { jobs: jobs(opts) });
+    const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
+    const wanted = await refsToRecord(ws.root, history, names);
+    const onServer = await remote.refs();
+    const byName = new Map<string, (typeof wanted)[number]>();
+    for (const r of wanted) {
+      const other = byName.get(r.name);
+      if (other && other.commit !== r.commit) throw new DvxError('usage', `${other.local} and ${r.local} would both be recorded as ${r.name}, at different commits`, 'name only one of them');
+      byName.set(r.name, r);
+    }
+    // Like git, refuse to move a ref away from commits it holds: the server's may be newer than this clone's.
+    const moved = [...byName.values()].filter((r) => onServer.get(r.name) !== r.commit);
+    const backwards = opts.force ? [] : moved.filter((r) => onServer.has(r.name) && !isAncestor(ws.root, onServer.get(r.name)!, r.commit));
+    if (backwards.length > 0) {
+      const listed = backwards.map((r) => `${r.name} is at ${onServer.get(r.name)!.slice(0, 10)} on the server, which ${r.local} (${r.commit.slice(0, 10)}) does not contain`);
+      throw new DvxError('not_fast_forward', `recording would move refs back: ${listed.join('; ')}`, '`git fetch`, then record the remote-tracking branch (e.g. origin/main) that has the git remote\'s commits; --force moves the refs anyway');
+    }
+    const sent = await sendCommits(ws, history, remote, wanted.map((r) => r.commit), moved.map((r) => ({ name: r.name, sha: r.commit })), {
+      jobs: jobs(opts),
+      onPlan: (bytes) => (progress = new Progress('pushing', bytes, { ...opts, threshold: 8 << 20 })),
+      onBytes: (n) => progress?.update(n),
+      missingHint: 'pull it into this clone from a remote that has it (`dvx pull --remote <name>` at a commit that names it), or run `dvx push --commits` in a clone that has it; nothing was recorded',
+    });
+    progress?.stop();
+    const data: PushSummary = sent.data ?? { blobs: 0, missing: 0, uploadedBlobs: 0, uploadedBytes: 0, packs: 0 };
+    const refs = wanted.map((r) => ({ local: r.local, name: r.name, sha: r.commit, updated: moved.includes(byName.get(r.name)!) }));
+    if (opts.json) {
+      printJson({ remote: remote.remote.url, refs, commits: sent.commits.length, ...data, runs: sent.runs, models: sent.models, requests: remote.http.requests, bytesSent: remote.http.bytesSent });
+      return;
+    }
+    const named = [...byName.values()].map((r) => `${r.name} (${r.commit.slice(0, 10)})`).join(', ');
+    if (sent.commits.length === 0 && moved.length === 0) info(opts, `${remote.remote.url} already has ${named} and its commits`);
+    else {
+      const bytes = data.uploadedBytes > 0 ? `, with ${formatBytes(data.uploadedBytes)} of data in ${plural(data.packs, 'pack')}` : '';
+      info(opts, `recorded ${plural(sent.commits.length, 'commit')} on ${remote.remote.url}${bytes}; ${moved.length > 0 ? `set ${moved.map((r) => `${r.name} to ${r.commit.slice(0, 10)}`).join(', ')}` : `refs unchanged: ${named}`}`);
+    }
+  } finally {
+    progress?.stop();
+    remote?.close();
     await ws.close();
   }
 }

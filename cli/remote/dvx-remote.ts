@@ -1,5 +1,5 @@
 import { DvxError } from '../../core/errors.ts';
-import { API_PREFIX, Commits, runsSyncResponseSchema, type RunsSyncRequest, commitsResponseSchema, decodeIdList, encodeIdList, knownResponseSchema, Limits, MediaType, packPutResponseSchema, type CommitsRequest, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
+import { API_PREFIX, Commits, runsSyncResponseSchema, type RunsSyncRequest, commitsResponseSchema, decodeIdList, encodeIdList, knownResponseSchema, Limits, refsResponseSchema, MediaType, packPutResponseSchema, type CommitsRequest, type PackPutResponse, type RepoInfo } from '../../core/protocol.ts';
 import { HttpClient, type ClientOptions } from './http-client.ts';
 import type { RemoteUrl } from './remote-url.ts';
 
@@ -71,6 +71,15 @@ export class DvxRemote {
       for (const s of parsed.data.known) known.add(s);
     }
     return known;
+  }
+
+  /** The branches and tags the server has recorded (none while the repository does not exist), by name. */
+  async refs(): Promise<Map<string, string>> {
+    const { status, data } = await this.http.json<unknown>('GET', `${this.repoPath}/refs`, undefined, [200, 404]);
+    if (status === 404) return new Map();
+    const parsed = refsResponseSchema.safeParse(data);
+    if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed list of refs');
+    return new Map(parsed.data.refs.map((r) => [r.name, r.sha]));
   }
 
   async recordCommits(body: CommitsRequest): Promise<{ recorded: number; refs: number }> {

@@ -1,3 +1,4 @@
+import { DvxError } from '../../core/errors.ts';
 import { PACK_ENTRY_BYTES, PACK_TARGET_BYTES, PACK_TRAILER_BYTES, PackBuilder, type PackIndex } from '../../core/pack.ts';
 import type { BlobLocation } from '../cache/cache-index.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
@@ -32,10 +33,20 @@ interface UploadPack {
   sources: { id: string; loc: BlobLocation }[];
 }
 
-export async function pushData(cache: LocalCache, remote: DvxRemote, roots: readonly Root[], opts: { jobs?: number; onPlan?: (bytes: number) => void; onBytes?: (bytes: number) => void } = {}): Promise<PushSummary> {
+export interface PushDataOptions {
+  jobs?: number;
+  onPlan?: (bytes: number) => void;
+  onBytes?: (bytes: number) => void;
+  /** what to do when data the remote lacks is not in the local cache either */
+  missingHint?: string;
+}
+
+export async function pushData(cache: LocalCache, remote: DvxRemote, roots: readonly Root[], opts: PushDataOptions = {}): Promise<PushSummary> {
   const rootIds = [...new Set(roots.map((r) => r.pointer.manifest))];
   const missingRoots = new Set(await remote.missing(rootIds));
   const reach = reachableFrom(cache, roots.filter((r) => missingRoots.has(r.pointer.manifest)));
+  // Checked before anything is sent: a push that cannot be whole sends nothing.
+  if (reach.missingManifests.size > 0) throw notInCache([...new Set(reach.missingManifests.values())], opts.missingHint);
   assertComplete(cache, reach);
   // Trees the server lacks may still list file manifests it has.
   const fileIds = [...reach.files.keys()];
@@ -79,6 +90,12 @@ export async function pushData(cache: LocalCache, remote: DvxRemote, roots: read
     );
   }
   return summary;
+}
+
+/** The data of these paths is neither on the remote nor in the local cache. */
+function notInCache(paths: string[], hint = 'run `dvx fetch` first, or `dvx add` the data again'): DvxError {
+  const named = paths.length <= 10 ? paths.join(', ') : `${paths.slice(0, 10).join(', ')} and ${paths.length - 10} more`;
+  return new DvxError('not_in_cache', `the remote lacks the data of ${paths.length === 1 ? 'this path' : `these ${paths.length} paths`}, and the local cache does not have it either: ${named}`, hint);
 }
 
 /** Groups blobs into packs of at most the target size, in the order they lie in local packs (locations from `reachableFrom` and `assertComplete`). */
