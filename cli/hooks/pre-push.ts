@@ -2,7 +2,7 @@ import { DvxError } from '../../core/errors.ts';
 import type { RefUpdate } from '../../core/protocol.ts';
 import { GitHistory, type CommitInfo } from '../history/git-history.ts';
 import { openRemote } from '../remote/resolve.ts';
-import { invalidPointerWarner, refuseInvalidTips, sendCommits } from '../remote/send-commits.ts';
+import { pushedInvalidWarner, refuseInvalidTips, sendCommits } from '../remote/send-commits.ts';
 import { formatBytes, plural } from '../ui.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
@@ -51,7 +51,7 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   // A ref that now names no commit is sent as deleted: if it named a commit
   // before, the server must not go on serving that commit's data under it.
   const refs: RefUpdate[] = pushed.filter((l) => /^refs\/(heads|tags)\//.test(l.remoteRef)).map((l) => ({ name: l.remoteRef, sha: l.commit ?? null }));
-  const warnInvalid = invalidPointerWarner();
+  const warnInvalid = pushedInvalidWarner();
 
   let remote;
   try {

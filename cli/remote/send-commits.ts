@@ -7,7 +7,7 @@ import type { Root } from '../cache/reachable.ts';
 import type { CommitInfo, GitHistory, InvalidPointer, PointerChanges } from '../history/git-history.ts';
 import { openTracking } from '../tracking/open.ts';
 import { syncTracking } from '../tracking/sync.ts';
-import { warn } from '../ui.ts';
+import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { DvxRemote } from './dvx-remote.ts';
 import { pushData, type PushDataOptions, type PushSummary } from './push.ts';
@@ -53,7 +53,7 @@ export async function sendCommits(ws: Workspace, history: GitHistory, remote: Dv
   });
   const changes = await history.changesMany(commits.map((c, i) => ({ from: bases[i], to: c.sha })));
   refuseInvalidTips(commits, bases, changes, tips);
-  const warnInvalid = invalidPointerWarner();
+  const warnInvalid = pushedInvalidWarner();
   const records: CommitRecord[] = [];
   const roots = new Map<string, Root>();
   commits.forEach((c, i) => {
@@ -111,14 +111,9 @@ export function refuseInvalidTips(commits: readonly CommitInfo[], from: readonly
   throw new DvxError('bad_pointer', listed.join('\n'), 'fix the pointer in a new commit (`dvx add` rewrites it)');
 }
 
-/** Warns about an invalid pointer in an older pushed commit, once per blob (the same bytes in many commits are one problem). */
-export function invalidPointerWarner(): (p: InvalidPointer) => void {
-  const seen = new Set<string>();
-  return (p) => {
-    if (seen.has(p.blob)) return;
-    seen.add(p.blob);
-    warn(`commit ${p.commit.slice(0, 10)}: ${p.pointerPath} is not a valid pointer (${p.reason}); the push goes on, and the server records no data at ${dataPathOf(p.pointerPath)} in the commits that hold this file`);
-  };
+/** Warns about an invalid pointer in an older pushed commit: the push goes on without its data. */
+export function pushedInvalidWarner(): (p: InvalidPointer) => void {
+  return invalidPointerWarner((p) => `the push goes on, and the server records no data at ${dataPathOf(p.pointerPath)} in the commits that hold this file`, { oncePer: 'blob' });
 }
 
 function recordPointer(path: string, p: Pointer): RecordPointer {
