@@ -1,14 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvxJson, dvxOk, git, gitOk, gitRun, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, workspace } from './support/cli.ts';
 
 /**
  * Merges and rebases of branches that both used dvx, with the real git CLI
  * and dvx's hooks: what `dvx init` tells git about merging pointers and
  * .gitignore files, and how a dataset both branches changed is resolved.
  */
+
+function sha256(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The data in the working tree is what the pointer HEAD committed names. */
+function assertMatchesHead(ws: string, dataPath: string, expected: string): void {
+  assert.equal(readFileSync(join(ws, dataPath), 'utf8'), expected);
+  const pointer = git(ws, ['show', `HEAD:${dataPath}.dvx`]);
+  assert.equal(/sha256: ([0-9a-f]{64})/.exec(pointer)![1], sha256(expected), `HEAD's ${dataPath}.dvx names the data in the working tree`);
+}
 
 test('dvx init tells git to merge pointers whole and .gitignore files by union, and adds that to a workspace an older init set up', async (t) => {
   const ws = await workspace(t);
@@ -70,4 +82,111 @@ test('branches that each add data in the same directories merge and rebase witho
   for (const p of data) assert.ok(!existsSync(join(ws, p)), `${p} went with its pointer`);
   gitOk(ws, ['checkout', '-q', 'c']);
   for (const p of data) assert.equal(readFileSync(join(ws, p), 'utf8'), `${p.slice(-5, -4)}\n`);
+});
+
+/** main and other both changed data/x from "base"; other also added data/y. */
+async function divergedDataset(t: Parameters<typeof workspace>[0]): Promise<{ ws: string; ours: string; theirs: string }> {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data'));
+  const version = async (text: string, message: string, more: string[] = []) => {
+    writeFileSync(join(ws, 'data/x'), text);
+    await dvxOk(ws, ['add', 'data/x', ...more]);
+    git(ws, ['commit', '-qm', message]);
+  };
+  await version('base\n', 'base');
+  git(ws, ['checkout', '-qb', 'other']);
+  writeFileSync(join(ws, 'data/y'), 'y from other\n');
+  await version('theirs\n', 'theirs', ['data/y']);
+  const theirs = git(ws, ['show', 'HEAD:data/x.dvx']);
+  git(ws, ['checkout', '-q', 'main']);
+  await version('ours\n', 'ours');
+  return { ws, ours: git(ws, ['show', 'HEAD:data/x.dvx']), theirs };
+}
+
+/** Merges other into main, which stops on data/x.dvx with ours whole in the working tree; checks what dvx says of it. */
+async function conflictedMerge(ws: string, ours: string): Promise<void> {
+  const m = gitRun(ws, ['merge', 'other']);
+  assert.notEqual(m.code, 0, 'git stops on the pointer both branches changed');
+  assert.match(m.stdout, /CONFLICT \(content\): Merge conflict in data\/x\.dvx/);
+  assert.equal(readFileSync(join(ws, 'data/x.dvx'), 'utf8'), ours, 'no conflict markers: the pointer stays ours, and valid');
+  assert.equal(readFileSync(join(ws, 'data/x'), 'utf8'), 'ours\n');
+
+  const st = await dvxJson(ws, ['status']);
+  const x = st.paths.find((p: any) => p.path === 'data/x');
+  assert.equal(x.state, 'conflicted');
+  assert.match(x.error, /data\/x\.dvx is unmerged: both branches changed data\/x; git kept ours/);
+  assert.equal(
+    x.hint,
+    'keep ours: `git add data/x.dvx`; take theirs: `git checkout --theirs data/x.dvx && dvx checkout data/x && git add data/x.dvx`; or record the data now in the working tree: `dvx add data/x`; then commit',
+  );
+  assert.match((await dvxOk(ws, ['status'])).stdout, /^ {2}conflicted: data\/x: data\/x\.dvx is unmerged[^\n]*\n {6}keep ours: `git add data\/x\.dvx`/m);
+
+  // A plain commit is refused by git; `commit -a` would resolve it silently, and the hook refuses that.
+  assert.match(gitRun(ws, ['commit', '--no-edit']).stderr, /unmerged files/);
+  const all = gitRun(ws, ['commit', '-a', '--no-edit']);
+  assert.notEqual(all.code, 0);
+  assert.match(all.stderr, /refusing to commit: data\/x\.dvx is unmerged: both branches changed data\/x.*`git commit -a` would take/);
+  assert.match(all.stderr, /keep ours: `git add data\/x\.dvx`; take theirs: /);
+  assert.match(git(ws, ['ls-files', '-u']), /\tdata\/x\.dvx\n/, 'still unmerged');
+}
+
+test('a dataset both branches changed: git keeps ours without markers, dvx names the conflict, and each way out commits a pointer naming the data in the working tree', async (t) => {
+  const { ws, ours, theirs } = await divergedDataset(t);
+  const mainTip = git(ws, ['rev-parse', 'HEAD']).trim();
+  const restart = () => {
+    git(ws, ['reset', '-q', '--hard', mainTip]);
+    // reset runs no hook: put the data back at main's version.
+    return dvxOk(ws, ['checkout']);
+  };
+
+  // Keep ours.
+  await conflictedMerge(ws, ours);
+  git(ws, ['add', 'data/x.dvx']);
+  const kept = gitRun(ws, ['commit', '--no-edit']);
+  assert.equal(kept.code, 0, kept.stderr);
+  // git runs no post-merge hook for a merge it stopped: data the merge brought in waits for `dvx checkout`.
+  assert.equal((await dvxJson(ws, ['status'])).paths.find((p: any) => p.path === 'data/y').state, 'missing');
+  assert.equal(git(ws, ['show', 'HEAD:data/x.dvx']), ours);
+  assertMatchesHead(ws, 'data/x', 'ours\n');
+
+  // Take theirs.
+  await restart();
+  await conflictedMerge(ws, ours);
+  git(ws, ['checkout', '--theirs', 'data/x.dvx']);
+  await dvxOk(ws, ['checkout', 'data/x']);
+  git(ws, ['add', 'data/x.dvx']);
+  assert.equal(gitRun(ws, ['commit', '--no-edit']).code, 0);
+  assert.equal(git(ws, ['show', 'HEAD:data/x.dvx']), theirs);
+  assertMatchesHead(ws, 'data/x', 'theirs\n');
+
+  // Record new data.
+  await restart();
+  await conflictedMerge(ws, ours);
+  writeFileSync(join(ws, 'data/x'), 'both, combined\n');
+  await dvxOk(ws, ['add', 'data/x']);
+  assert.equal(git(ws, ['ls-files', '-u']), '', 'dvx add staged the pointer, which resolves it');
+  assert.equal(gitRun(ws, ['commit', '--no-edit']).code, 0);
+  assertMatchesHead(ws, 'data/x', 'both, combined\n');
+
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual((await dvxJson(ws, ['status'])).paths.map((p: any) => [p.path, p.state]), [['data/x', 'clean'], ['data/y', 'clean']]);
+  assert.equal(readFileSync(join(ws, 'data/y'), 'utf8'), 'y from other\n');
+});
+
+test('a rebase that stops on a dataset both sides changed is resolved the same way', async (t) => {
+  const { ws, theirs } = await divergedDataset(t);
+  git(ws, ['checkout', '-q', 'other']);
+  const r = gitRun(ws, ['rebase', 'main']);
+  assert.notEqual(r.code, 0);
+  // In a rebase, ours is the branch rebased onto (main) and theirs the commit replayed.
+  assert.equal((await dvxJson(ws, ['status'])).paths.find((p: any) => p.path === 'data/x').state, 'conflicted');
+  git(ws, ['checkout', '--theirs', 'data/x.dvx']);
+  await dvxOk(ws, ['checkout', 'data/x']);
+  git(ws, ['add', 'data/x.dvx']);
+  const c = gitRun(ws, ['rebase', '--continue'], { GIT_EDITOR: 'true' });
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  assert.equal(git(ws, ['show', 'HEAD:data/x.dvx']), theirs);
+  assertMatchesHead(ws, 'data/x', 'theirs\n');
+  assert.equal(readFileSync(join(ws, 'data/y'), 'utf8'), 'y from other\n');
 });
