@@ -17,9 +17,10 @@ export function gitError(args: readonly string[], err: unknown, stderr?: string)
   return new DvxError('git_failed', `git ${args.join(' ')} failed: ${stderr?.trim() || String(err)}`);
 }
 
-export function gitSync(cwd: string, args: string[], opts: { input?: string | Buffer; allowFail?: boolean } = {}): string {
+export function gitSync(cwd: string, args: string[], opts: { input?: string | Buffer; allowFail?: boolean; env?: Record<string, string> } = {}): string {
   try {
-    return execFileSync('git', args, { cwd, encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+    const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+    return execFileSync('git', args, { cwd, encoding: 'utf8', input: opts.input, env, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
   } catch (err) {
     if (opts.allowFail) return '';
     throw gitError(args, err, (err as { stderr?: string }).stderr);

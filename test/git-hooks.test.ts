@@ -346,9 +346,12 @@ test('a merge and a rebase remove the data of pointers they drop, and keep what 
   assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
 });
 
-test('a merge in which both branches changed a dataset: the conflict is named with its way out; taking a side resolves it', async (t) => {
+// With merge=binary (dvx init) git writes no markers: test/git-merge.test.ts. A workspace set up by an older init merges pointers line by line.
+test('a merge that leaves conflict markers in a pointer (attributes of an older dvx init): named as a conflict with its ways out, before and after the markers are staged', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, '.gitattributes'), '*.dvx text eol=lf -diff\n');
+  git(ws, ['add', '.gitattributes']);
   const version = async (text: string, message: string) => {
     writeFileSync(join(ws, 'a.csv'), text);
     await dvxOk(ws, ['add', 'a.csv']);
@@ -360,20 +363,27 @@ test('a merge in which both branches changed a dataset: the conflict is named wi
   git(ws, ['checkout', '-q', 'main']);
   await version('ours\n', 'ours');
   assert.notEqual(gitRun(ws, ['merge', 'other']).code, 0, 'git stops on the conflicting pointer');
+  assert.match(readFileSync(join(ws, 'a.csv.dvx'), 'utf8'), /^<<<<<<< HEAD$/m);
 
   const [s] = (await dvxJson(ws, ['status'])).paths;
-  assert.deepEqual([s.path, s.state], ['a.csv', 'invalid']);
+  assert.deepEqual([s.path, s.state], ['a.csv', 'conflicted']);
   assert.match(s.error, /a\.csv\.dvx has unresolved merge conflict markers \(both branches changed a\.csv\)/);
-  assert.match(s.hint, /git checkout --ours a\.csv\.dvx` or `--theirs`, then `dvx checkout a\.csv`; or record .* `dvx add a\.csv`/);
-  assert.match((await dvxOk(ws, ['status'])).stdout, /invalid: {3}a\.csv: [^\n]*conflict markers[^\n]*\n {6}keep one side/);
+  assert.equal(s.hint, 'keep ours: `git checkout --ours a.csv.dvx && git add a.csv.dvx`; take theirs: `git checkout --theirs a.csv.dvx && dvx checkout a.csv && git add a.csv.dvx`; or record the data now in the working tree: `dvx add a.csv`; then commit');
+  assert.match((await dvxOk(ws, ['status'])).stdout, /conflicted: a\.csv: [^\n]*conflict markers[^\n]*\n {6}keep ours/);
   const blocked = await dvx(ws, ['checkout']);
   assert.equal(blocked.code, 1);
   assert.match(blocked.stderr, /conflict markers/);
 
-  git(ws, ['checkout', '--theirs', 'a.csv.dvx']);
+  // Staged with its markers, git no longer holds the two sides: the pointer is invalid, and only a commit has a version to restore.
+  git(ws, ['add', 'a.csv.dvx']);
+  const [staged] = (await dvxJson(ws, ['status'])).paths;
+  assert.deepEqual([staged.state, staged.error], ['invalid', s.error]);
+  assert.match(staged.hint, /`git checkout HEAD -- a\.csv\.dvx` \(or MERGE_HEAD for theirs/);
+  assert.match(gitRun(ws, ['commit', '--no-edit']).stderr, /refusing to commit: a\.csv\.dvx has unresolved merge conflict markers[^]*git checkout HEAD -- a\.csv\.dvx/);
+
+  git(ws, ['checkout', 'MERGE_HEAD', '--', 'a.csv.dvx']);
   await dvxOk(ws, ['checkout', 'a.csv']);
   assert.equal(readFileSync(join(ws, 'a.csv'), 'utf8'), 'theirs\n');
-  git(ws, ['add', 'a.csv.dvx']);
   git(ws, ['commit', '-qm', 'merge other, theirs']);
   assert.equal((await dvxJson(ws, ['status'])).paths[0].state, 'clean');
 });

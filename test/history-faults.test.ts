@@ -83,8 +83,11 @@ test('diff lists an invalid working-tree pointer as invalid, with its error, nev
   assert.deepEqual(d.invalid.map((x: any) => [x.path, x.in]), [['f', 'working tree']]);
   assert.match(d.invalid[0].error, /is truncated/);
 
-  // A merge that changed f on both sides leaves conflict markers in f.dvx.
+  // A merge that changed f on both sides leaves conflict markers in f.dvx, where pointers merge line by line
+  // (the attributes of an older dvx init; its merge=binary now keeps ours whole).
   git(ws, ['checkout', '-q', 'f.dvx']);
+  writeFileSync(join(ws, '.gitattributes'), '*.dvx text eol=lf -diff\n');
+  git(ws, ['add', '.gitattributes']);
   git(ws, ['commit', '-qm', 'g']);
   git(ws, ['checkout', '-qb', 'other']);
   writeFileSync(join(ws, 'f'), seededBytes(33, 50_000));

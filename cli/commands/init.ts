@@ -17,7 +17,31 @@ const DVX_GITIGNORE = `# dvx: per-clone state, never committed
 /config.local.yaml
 /lock
 `;
-const ATTRIBUTES_LINE = '*.dvx text eol=lf -diff';
+/**
+ * Pointers merge as wholes (merge=binary): on a conflict git keeps ours in the
+ * working tree and writes no markers, so the pointer still names the data there.
+ */
+const ATTRIBUTES_LINE = '*.dvx text eol=lf -diff merge=binary';
+/** What an older `dvx init` wrote: replaced by ATTRIBUTES_LINE in place. */
+const OLD_ATTRIBUTES_LINES = ['*.dvx text eol=lf -diff'];
+/**
+ * `dvx add` appends a line to the .gitignore of the data's directory; two
+ * branches that add data in the same directory would always conflict there.
+ * git's union driver keeps both sides' lines.
+ */
+const GITIGNORE_MERGE_LINE = '.gitignore merge=union';
+const GITIGNORE_MERGE = `# dvx: branches that each add data in a directory keep both ignore entries\n${GITIGNORE_MERGE_LINE}\n`;
+/** Replaces the first of `old` lines found in the file by `line`, unless `line` is there already; true if it did. */
+function replaceLine(path: string, old: string[], line: string): boolean {
+  if (!existsSync(path)) return false;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const at = lines.findIndex((l) => old.includes(l));
+  if (at < 0 || lines.includes(line)) return false;
+  lines[at] = line;
+  writeFileAtomic(path, lines.join('\n'));
+  return true;
+}
+
 /** A write killed halfway leaves one of these beside its file until the next checkout removes it (cli/fs-util.ts). */
 const TEMP_IGNORE_LINE = '.*.dvx-tmp-*';
 const TEMP_IGNORE = `# dvx: temp files of an interrupted write\n${TEMP_IGNORE_LINE}\n`;
@@ -40,7 +64,10 @@ export async function run(opts: OutputOptions): Promise<void> {
     writeFileAtomic(ignorePath, DVX_GITIGNORE);
     created.push(`${DVX_DIR}/.gitignore`);
   }
-  if (appendLineOnce(join(root, '.gitattributes'), ATTRIBUTES_LINE)) created.push('.gitattributes');
+  const attributes = join(root, '.gitattributes');
+  const upgraded = replaceLine(attributes, OLD_ATTRIBUTES_LINES, ATTRIBUTES_LINE);
+  const appended = [appendLineOnce(attributes, ATTRIBUTES_LINE), appendLineOnce(attributes, GITIGNORE_MERGE_LINE, GITIGNORE_MERGE)];
+  if (upgraded || appended.includes(true)) created.push('.gitattributes');
   if (appendLineOnce(join(root, '.gitignore'), TEMP_IGNORE_LINE, TEMP_IGNORE)) created.push('.gitignore');
   // Validates the config and creates the cache.
   const ws = Workspace.at(root);

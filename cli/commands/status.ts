@@ -1,5 +1,6 @@
 import { info, plural, printJson, type OutputOptions } from '../ui.ts';
-import { narrowStatus, pathStatus, type PathStatus } from '../workspace/status.ts';
+import { unmergedPointers } from '../workspace/conflicts.ts';
+import { conflictStatus, narrowStatus, pathStatus, type PathStatus } from '../workspace/status.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
 export async function run(paths: string[], opts: OutputOptions): Promise<void> {
@@ -8,11 +9,12 @@ export async function run(paths: string[], opts: OutputOptions): Promise<void> {
     const { tracked, unmatched, inner } = ws.trackedUnder(paths.map((p) => ws.rel(p, undefined, { root: true })));
     const cache = await ws.cache();
     const stats = ws.statCache();
-    const result = tracked.map((t) => narrowStatus(pathStatus(ws, cache, stats, t), inner.get(t)));
+    const unmerged = unmergedPointers(ws.root);
+    const result = tracked.map((t) => conflictStatus(t, unmerged) ?? narrowStatus(pathStatus(ws, cache, stats, t), inner.get(t)));
     stats.flush();
     if (opts.json) {
       printJson({
-        paths: result.map((r) => (r.state === 'invalid' ? { path: r.path, state: r.state, error: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) } : r)),
+        paths: result.map((r) => (r.state === 'invalid' || r.state === 'conflicted' ? { path: r.path, state: r.state, error: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) } : r)),
         unmatched,
       });
       return;
@@ -41,6 +43,8 @@ function describe(r: PathStatus): string {
     }
     case 'invalid':
       return `  invalid:   ${r.path}: ${r.error.message}${r.error.hint ? `\n      ${r.error.hint}` : ''}`;
+    case 'conflicted':
+      return `  conflicted: ${r.path}: ${r.error.message}${r.error.hint ? `\n      ${r.error.hint}` : ''}`;
     case 'outdated':
       return `  outdated:  ${r.path} (the data is the version dvx last checked out or added; its pointer now names another: \`dvx checkout ${r.path}\` gets it)`;
     case 'unknown':

@@ -25,7 +25,7 @@ import type { Tracked, Workspace } from '../workspace/workspace.ts';
  */
 export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = []): Promise<void> {
   const tracked = ws.tracked();
-  for (const t of tracked) if (t.error) warn(t.error.message);
+  for (const t of tracked) if (t.error) warn(`${t.error.message}${t.error.hint ? ` (${t.error.hint})` : ''}`);
   let dropped: Tracked[] = [];
   try {
     if (moves.length > 0) dropped = await droppedPointers(ws, moves, tracked);

@@ -1,9 +1,11 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
+import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { formatBytes } from '../ui.ts';
+import { pointerConflict, unmergedPointers } from '../workspace/conflicts.ts';
 import { changedData, rerecord } from '../workspace/refresh.ts';
-import type { Workspace } from '../workspace/workspace.ts';
+import type { Tracked, Workspace } from '../workspace/workspace.ts';
 
 /**
  * pre-commit: the commit must name the data in the working tree. Tracked data
@@ -12,6 +14,7 @@ import type { Workspace } from '../workspace/workspace.ts';
  */
 export async function preCommit(ws: Workspace): Promise<void> {
   const tracked = ws.tracked();
+  refuseImplicitResolution(ws, tracked);
   const broken = tracked.find((t) => t.error);
   if (broken) throw new DvxError('bad_pointer', `refusing to commit: ${broken.error!.message}`, broken.error!.hint);
 
@@ -45,6 +48,25 @@ export async function preCommit(ws: Workspace): Promise<void> {
   // (with or without -a), from the index as it was: if nothing was staged, it
   // stops with "nothing to commit" although the pointers are staged now.
   if (nothingStaged) process.stderr.write('dvx: if git now says "nothing to commit", it decided before dvx staged the new pointers: run the same `git commit` command again (next time, `dvx add` changed data before committing)\n');
+}
+
+/**
+ * `git commit -a` (or -i) resolves unmerged paths by staging the working
+ * tree's file: for a pointer under merge=binary that is ours, with no choice
+ * made. A plain `git commit` refuses unmerged paths before this hook runs; so
+ * does this hook, seeing them still unmerged in the index on disk (git stages
+ * into index.lock).
+ */
+function refuseImplicitResolution(ws: Workspace, tracked: Tracked[]): void {
+  const index = process.env.GIT_INDEX_FILE;
+  if (!index || basename(index) !== 'index.lock') return;
+  const unmerged = unmergedPointers(ws.root, resolve(ws.root, index.slice(0, -'.lock'.length)));
+  if (unmerged.size === 0) return;
+  const [pointerPath, sides] = [...unmerged][0]!;
+  const t = tracked.find((x) => x.pointerPath === pointerPath);
+  const e = pointerConflict(pointerPath, dataPathOf(pointerPath)!, { markers: t?.error?.code === 'pointer_conflict', unmerged: sides });
+  const more = unmerged.size > 1 ? ` (and ${unmerged.size - 1} more unmerged ${unmerged.size === 2 ? 'pointer' : 'pointers'}: ${[...unmerged.keys()].slice(1).join(', ')})` : '';
+  throw new DvxError('pointer_conflict', `refusing to commit: ${e.message}${more}; \`git commit -a\` would take the working tree's file as its resolution without a choice being made`, e.hint);
 }
 
 /** git commits from a temporary `next-index-<pid>.lock` only for `git commit <paths>` (with -a or -i it is the real index's lock). */

@@ -1,6 +1,7 @@
 import { DvxError } from '../../core/errors.ts';
 import { MODE_EXEC, MODE_FILE, type TreeManifest } from '../../core/tree-manifest.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
+import { pointerConflict, type Unmerged } from './conflicts.ts';
 import { contentSha256, statOrMissing } from './content.ts';
 import { Snapshotter } from './snapshot.ts';
 import type { StatCache } from './stat-cache.ts';
@@ -15,7 +16,21 @@ export type PathStatus =
   | { path: string; state: 'clean' | 'missing' | 'modified' | 'outdated' }
   | { path: string; state: 'changed'; added: string[]; modified: string[]; removed: string[] }
   | { path: string; state: 'unknown'; reason: string }
-  | { path: string; state: 'invalid'; error: DvxError };
+  | { path: string; state: 'invalid'; error: DvxError }
+  | { path: string; state: 'conflicted'; error: DvxError };
+
+/**
+ * 'conflicted': git holds the pointer unmerged (both sides of a merge, rebase,
+ * cherry-pick or revert changed the data), whether it kept ours whole
+ * (merge=binary) or wrote conflict markers. Its data is not otherwise looked
+ * at: what matters is which version to keep, and the error says how.
+ */
+export function conflictStatus(t: Tracked, unmerged: Map<string, Unmerged>): PathStatus | undefined {
+  const u = unmerged.get(t.pointerPath);
+  if (!u) return undefined;
+  const error = t.error?.code === 'pointer_conflict' ? t.error : pointerConflict(t.pointerPath, t.dataPath, { markers: false, unmerged: u });
+  return { path: t.dataPath, state: 'conflicted', error };
+}
 
 /**
  * 'outdated': the data is not what the pointer names, but still the version dvx

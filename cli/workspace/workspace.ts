@@ -6,6 +6,7 @@ import { pathProblem } from '../../core/paths.ts';
 import { LocalCache } from '../cache/local-cache.ts';
 import { appendLineOnce, writeFileAtomic } from '../fs-util.ts';
 import { gitListFiles, gitTopLevel } from '../git.ts';
+import { pointerConflict, unmergedPointers } from './conflicts.ts';
 import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
 import { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 import { StatCache } from './stat-cache.ts';
@@ -207,14 +208,9 @@ export class Workspace {
 
   private pointerError(pointerPath: string, dataPath: string, err: unknown, bytes: Buffer | undefined): DvxError {
     if (!(err instanceof FormatError)) return new DvxError('bad_pointer', `${pointerPath}: cannot read: ${(err as Error).message}`);
-    // A merge that changed both sides leaves git's conflict markers, and `git checkout -- <pointer>`
-    // refuses an unmerged path: name the conflict and its way out.
+    // A merge that changed both sides leaves git's conflict markers (without merge=binary): name the conflict and its ways out.
     if (bytes && /^<{7} .*$[^]*^={7}$[^]*^>{7} /m.test(bytes.toString('utf8'))) {
-      return new DvxError(
-        'pointer_conflict',
-        `${pointerPath} has unresolved merge conflict markers (both branches changed ${dataPath})`,
-        `keep one side with \`git checkout --ours ${pointerPath}\` or \`--theirs\`, then \`dvx checkout ${dataPath}\`; or record the data now in the working tree with \`dvx add ${dataPath}\``,
-      );
+      return pointerConflict(pointerPath, dataPath, { markers: true, unmerged: unmergedPointers(this.root).get(pointerPath) });
     }
     return new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``);
   }
