@@ -25,8 +25,12 @@ if [ -x "$dir/$hook.dvx-chained" ]; then
 fi
 [ "${DVX_SKIP_HOOKS:-}" = 1 ] && exit 0
 # post-commit acts only on a pipeline, dvx.yaml at the top of the working tree
-# (where git runs hooks): without one, starting node would be all it does.
-[ "$hook" = post-commit ] && [ ! -f dvx.yaml ] && exit 0
+# (where git runs hooks), or on a merge commit (the end of a merge that stopped
+# on a conflict, whose data no post-merge hook checked out): otherwise starting
+# node would be all it does.
+if [ "$hook" = post-commit ] && [ ! -f dvx.yaml ] && ! git rev-parse -q --verify 'HEAD^2' >/dev/null 2>&1; then
+  exit 0
+fi
 if [ -x "$node" ] && [ -f "$dvx" ]; then
   run "$node" "$dvx" hook "$hook" "$@"
   exit $?

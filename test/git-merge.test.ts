@@ -145,8 +145,10 @@ test('a dataset both branches changed: git keeps ours without markers, dvx names
   git(ws, ['add', 'data/x.dvx']);
   const kept = gitRun(ws, ['commit', '--no-edit']);
   assert.equal(kept.code, 0, kept.stderr);
-  // git runs no post-merge hook for a merge it stopped: data the merge brought in waits for `dvx checkout`.
-  assert.equal((await dvxJson(ws, ['status'])).paths.find((p: any) => p.path === 'data/y').state, 'missing');
+  // git runs no post-merge hook for a merge it stopped: the commit that concludes it checks out the data the merge brought in.
+  assert.match(kept.stderr, /dvx: checked out 1 file/);
+  assert.equal((await dvxJson(ws, ['status'])).paths.find((p: any) => p.path === 'data/y').state, 'clean');
+  assert.equal(readFileSync(join(ws, 'data/y'), 'utf8'), 'y from other\n');
   assert.equal(git(ws, ['show', 'HEAD:data/x.dvx']), ours);
   assertMatchesHead(ws, 'data/x', 'ours\n');
 

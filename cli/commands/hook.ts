@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
-import { gitTopLevel } from '../git.ts';
+import { gitSync, gitTopLevel } from '../git.ts';
 import { CONFIG_FILE, DVX_DIR, PIPELINE_FILE } from '../workspace/names.ts';
 import { warn } from '../ui.ts';
 import type { Workspace } from '../workspace/workspace.ts';
@@ -27,8 +27,8 @@ export async function run(name: string, args: string[]): Promise<void> {
 async function runHook(name: HookName, args: string[]): Promise<void> {
   const top = gitTopLevel(process.cwd());
   if (!top || !existsSync(join(top, DVX_DIR, CONFIG_FILE))) return;
-  // post-commit acts only on a pipeline: without one, it need not load the workspace (~0.1 s on every commit).
-  if (name === 'post-commit' && !existsSync(join(top, PIPELINE_FILE))) return;
+  // post-commit acts only on a pipeline or a merge commit: otherwise it need not load the workspace (~0.1 s on every commit).
+  if (name === 'post-commit' && !existsSync(join(top, PIPELINE_FILE)) && !isMergeCommit(top)) return;
   const { Workspace } = await import('../workspace/workspace.ts');
   // The top was just asked of git: do not ask again (each git start costs ~30 ms, on every commit).
   const ws = Workspace.at(realpathSync(top));
@@ -52,10 +52,24 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<
       const { headMoves, materializeAfterGit } = await import('../hooks/materialize.ts');
       return materializeAfterGit(ws, headMoves(ws, hook, args));
     }
-    case 'post-commit':
+    case 'post-commit': {
       void args;
+      // git runs no post-merge hook for a merge it stopped (a conflict); the commit that concludes it
+      // is the first hook after it, so the data the merge brought in is checked out here.
+      if (isMergeCommit(ws.root)) {
+        const { materializeAfterGit } = await import('../hooks/materialize.ts');
+        const firstParent = gitSync(ws.root, ['rev-parse', '-q', '--verify', 'HEAD^1'], { allowFail: true }).trim();
+        const head = gitSync(ws.root, ['rev-parse', '-q', '--verify', 'HEAD'], { allowFail: true }).trim();
+        await materializeAfterGit(ws, firstParent && head ? [{ from: firstParent, to: head }] : []);
+      }
       return (await import('../hooks/post-commit.ts')).postCommit(ws);
+    }
   }
+}
+
+/** HEAD has a second parent: a merge commit (one `git rev-parse`, a few milliseconds). */
+function isMergeCommit(dir: string): boolean {
+  return gitSync(dir, ['rev-parse', '-q', '--verify', 'HEAD^2'], { allowFail: true }).trim() !== '';
 }
 
 async function readStdin(): Promise<string> {
