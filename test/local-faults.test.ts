@@ -234,6 +234,7 @@ test('a damaged pack: fsck names the pack, the blob and the affected path; check
   const co = await dvx(ws, ['checkout', 'victim.bin']);
   assert.equal(co.code, 1);
   assert.match(co.stderr, /victim\.bin: the cached bytes hash to [0-9a-f]+, not [0-9a-f]+; the cache is damaged/);
+  assert.equal(co.stderr.split('dvx fsck --repair').length - 1, 1, `the way out is said once: ${co.stderr}`);
   assert.ok(!existsSync(join(ws, 'victim.bin')));
   assert.deepEqual(readdirSync(ws).filter((n) => n.includes('dvx-tmp')), []);
 

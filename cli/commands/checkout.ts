@@ -53,13 +53,11 @@ export function printResult(r: MaterializeResult, opts: OutputOptions): void {
 /** Conflicts and failures make the command fail, after everything else was done. */
 export function failOnProblems(r: MaterializeResult): void {
   if (r.conflicts.length === 0 && r.failed.length === 0) return;
+  const hint = r.conflicts.length > 0 ? 'record local changes with `dvx add`, or discard them with `dvx checkout --force`' : r.failed[0]!.error.hint;
   const lines = [
     ...r.conflicts.map((c) => `  ${c.path}: not overwritten, ${c.reason}`),
-    ...r.failed.map((f) => `  ${f.path}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`),
+    // A path's own hint is given with it unless it is the one said for all of them at the end.
+    ...r.failed.map((f) => `  ${f.path}: ${f.error.message}${f.error.hint && f.error.hint !== hint ? ` (${f.error.hint})` : ''}`),
   ];
-  throw new DvxError(
-    r.failed.length > 0 ? r.failed[0]!.error.code : 'local_changes',
-    `${plural(r.conflicts.length + r.failed.length, 'path')} could not be checked out:\n${lines.join('\n')}`,
-    r.conflicts.length > 0 ? 'record local changes with `dvx add`, or discard them with `dvx checkout --force`' : r.failed[0]!.error.hint,
-  );
+  throw new DvxError(r.failed.length > 0 ? r.failed[0]!.error.code : 'local_changes', `${plural(r.conflicts.length + r.failed.length, 'path')} could not be checked out:\n${lines.join('\n')}`, hint);
 }
