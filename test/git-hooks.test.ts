@@ -308,6 +308,50 @@ test('data changed since the checkout stays when its pointer is dropped, with a 
   assert.equal(readFileSync(join(ws, 'data/clean.bin'), 'utf8'), 'clean');
 });
 
+test('a switch from tracking a directory whole to tracking a part of it (and git a file in it) removes the rest of its unchanged data; changed data stays with a warning', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  mkdirSync(join(ws, 'data/imgs/old'));
+  writeFileSync(join(ws, 'data/imgs/a.png'), seededBytes(21, 5000));
+  writeFileSync(join(ws, 'data/imgs/old/c.png'), seededBytes(22, 5000));
+  writeFileSync(join(ws, 'data/imgs/sub/b.png'), seededBytes(23, 5000));
+  await dvxOk(ws, ['add', 'data/imgs']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'whole']);
+  // split: only data/imgs/sub is dvx's, and git tracks a README inside data/imgs
+  git(ws, ['checkout', '-q', '-b', 'split']);
+  git(ws, ['rm', '-q', 'data/imgs.dvx', 'data/.gitignore']);
+  rmSync(join(ws, 'data/imgs'), { recursive: true });
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  writeFileSync(join(ws, 'data/imgs/sub/b.png'), seededBytes(24, 5000));
+  writeFileSync(join(ws, 'data/imgs/README.md'), 'about the images\n');
+  await dvxOk(ws, ['add', 'data/imgs/sub']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'split']);
+  git(ws, ['checkout', '-q', 'main']);
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+
+  const r = gitRun(ws, ['checkout', '-q', 'split']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /removed 1 path that is no longer tracked: data\/imgs \(but what is tracked there now\)/);
+  assert.deepEqual(readdirSync(join(ws, 'data/imgs')).sort(), ['.gitignore', 'README.md', 'sub', 'sub.dvx']);
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(24, 5000));
+  assert.equal(git(ws, ['status', '--porcelain']), '', 'nothing for `git add -A` to pick up');
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+
+  // Back, edit a file outside the part, switch again: nothing of data/imgs goes, and the warning says so.
+  git(ws, ['checkout', '-q', 'main']);
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/old/c.png')), seededBytes(22, 5000));
+  writeFileSync(join(ws, 'data/imgs/a.png'), 'edited');
+  const r2 = gitRun(ws, ['checkout', '-q', 'split']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /warning: data\/imgs is no longer tracked .* was kept: it has changes that are not stored anywhere/);
+  assert.equal(readFileSync(join(ws, 'data/imgs/a.png'), 'utf8'), 'edited');
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/old/c.png')), seededBytes(22, 5000));
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(24, 5000));
+});
+
 test('a merge and a rebase remove the data of pointers they drop, and keep what the replayed commits add', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);
