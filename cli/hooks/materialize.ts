@@ -165,6 +165,7 @@ function isAncestor(ws: Workspace, a: string, b: string): boolean {
 async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracked[]): Promise<Dropped[]> {
   const present = new Set(tracked.map((t) => t.pointerPath));
   const dataPaths = new Set(tracked.map((t) => t.dataPath));
+  const around = new Set(tracked.flatMap((t) => [...ancestors(t.dataPath)]));
   const owned = (path: string) => dataPaths.has(path) || [...ancestors(path)].some((a) => dataPaths.has(a));
   // Diffed from the new commit to the old one, a pointer the new one lacks is an addition, with the old blob.
   const { changes, contents } = await diffPointerFilesWithContents(ws.root, moves.map((m) => ({ from: m.to, to: m.from })), () => false);
@@ -185,7 +186,7 @@ async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracke
   const kept: Dropped[] = [];
   for (const t of out) {
     const gitFiles = inGit.get(t.dataPath) ?? [];
-    const pointers = [...dataPaths].filter((p) => p.startsWith(t.dataPath + '/'));
+    const pointers = around.has(t.dataPath) ? [...dataPaths].filter((p) => p.startsWith(t.dataPath + '/')) : [];
     if (gitFiles.includes(t.dataPath)) continue;
     if (gitFiles.length + pointers.length === 0) kept.push(t);
     else if (t.pointer!.type === 'dir') kept.push({ ...t, others: [...gitFiles, ...pointers].map((p) => p.slice(t.dataPath.length + 1)) });
