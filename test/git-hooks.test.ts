@@ -352,6 +352,33 @@ test('a switch from tracking a directory whole to tracking a part of it (and git
   assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(24, 5000));
 });
 
+test("commands that messages give for a path with a space or a quote are quoted, so that they can be pasted into a shell", async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  git(ws, ['commit', '-qm', 'base']);
+  mkdirSync(join(ws, "data/my set"), { recursive: true });
+  writeFileSync(join(ws, "data/my set/a.csv"), 'a');
+  writeFileSync(join(ws, "data/it's.csv"), 'b');
+  await dvxOk(ws, ['add', 'data/my set', "data/it's.csv"]);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'data']);
+
+  const inside = await dvx(ws, ['add', 'data/my set/a.csv']);
+  assert.equal(inside.code, 1);
+  assert.match(inside.stderr, /hint: add the directory instead: `dvx add 'data\/my set'`/);
+
+  writeFileSync(join(ws, "data/my set/a.csv"), 'edited');
+  writeFileSync(join(ws, "data/it's.csv"), 'edited');
+  const r = gitRun(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /`dvx add 'data\/my set'` tracks it again/);
+  assert.match(r.stderr, /`dvx add 'data\/it'\\''s\.csv'` tracks it again/);
+  const back = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.match(back.stderr, /`dvx checkout --force 'data\/my set\/a\.csv'` discards it/);
+});
+
 test('a merge and a rebase remove the data of pointers they drop, and keep what the replayed commits add', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);

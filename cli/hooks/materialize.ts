@@ -8,7 +8,7 @@ import { gitSync } from '../git.ts';
 import { diffPointerFilesWithContents } from '../history/git-batch.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
 import { openRemote } from '../remote/resolve.ts';
-import { formatBytes, plural, warn } from '../ui.ts';
+import { formatBytes, plural, shellWord, warn } from '../ui.ts';
 import { removeDropped, type Dropped } from '../workspace/dropped.ts';
 import { Materializer } from '../workspace/materialize.ts';
 import type { Tracked, Workspace } from '../workspace/workspace.ts';
@@ -46,7 +46,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
     const ignored = d.kept.length > 0 ? ignoredPaths(ws, d.kept.map((k) => k.path)) : new Set<string>();
     for (const k of d.kept) {
       const exposed = ignored.has(k.path) ? '' : `; git no longer ignores it, so \`git add -A\` would commit it to git`;
-      warn(`${k.path} is no longer tracked (the new commit has no ${k.path}.dvx) and was kept: ${k.reason}. \`dvx add ${k.path}\` tracks it again; delete it if it is not needed${exposed}`);
+      warn(`${k.path} is no longer tracked (the new commit has no ${k.path}.dvx) and was kept: ${k.reason}. \`dvx add ${shellWord(k.path)}\` tracks it again; delete it if it is not needed${exposed}`);
     }
   }
   if (valid.length === 0) return;
@@ -79,7 +79,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
   ws.statCache().flush();
   const r = m.result;
   if (r.restored.length + r.removed.length > 0) process.stderr.write(`dvx: checked out ${plural(r.restored.length, 'file')}${r.removed.length ? `, removed ${r.removed.length}` : ''}\n`);
-  for (const c of r.conflicts) warn(`${c.path} was not updated: ${c.reason} (\`dvx checkout --force ${c.path}\` discards it)`);
+  for (const c of r.conflicts) warn(`${c.path} was not updated: ${c.reason} (\`dvx checkout --force ${shellWord(c.path)}\` discards it)`);
   for (const f of r.failed) warn(`${f.path} was not updated: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`);
 }
 
