@@ -379,6 +379,41 @@ test("commands that messages give for a path with a space or a quote are quoted,
   assert.match(back.stderr, /`dvx checkout --force 'data\/my set\/a\.csv'` discards it/);
 });
 
+test('a path tracked as a directory on one branch and as a file on another follows each switch, when nothing would be lost', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'p'), 'a file');
+  await dvxOk(ws, ['add', 'p']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'file']);
+  git(ws, ['checkout', '-q', '-b', 'dir']);
+  rmSync(join(ws, 'p'));
+  mkdirSync(join(ws, 'p/sub'), { recursive: true });
+  writeFileSync(join(ws, 'p/one'), '1');
+  writeFileSync(join(ws, 'p/sub/two'), '2');
+  await dvxOk(ws, ['add', 'p']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'dir']);
+
+  const toFile = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.equal(toFile.code, 0, toFile.stderr);
+  assert.doesNotMatch(toFile.stderr, /in the way/);
+  assert.equal(readFileSync(join(ws, 'p'), 'utf8'), 'a file');
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+  // so the next commit records nothing, rather than the other branch's directory
+  const c = gitRun(ws, ['commit', '-q', '--allow-empty', '-m', 'unrelated']);
+  assert.doesNotMatch(c.stderr, /recorded p/);
+  assert.match(git(ws, ['show', 'HEAD:p.dvx']), /type: file/);
+
+  git(ws, ['checkout', '-q', 'dir']);
+  assert.equal(readFileSync(join(ws, 'p/sub/two'), 'utf8'), '2');
+  // A directory holding a file the cache cannot give back stays in the way.
+  writeFileSync(join(ws, 'p/mine'), 'not stored anywhere');
+  const kept = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.match(kept.stderr, /p was not updated: a directory is in the way/);
+  assert.equal(readFileSync(join(ws, 'p/mine'), 'utf8'), 'not stored anywhere');
+});
+
 test('a merge and a rebase remove the data of pointers they drop, and keep what the replayed commits add', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);
