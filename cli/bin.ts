@@ -214,6 +214,7 @@ program
     'delete cache data that nothing git can bring back needs. Kept: what any commit names that is reachable from a ref (branches, tags, remote-tracking branches), HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD, REVERT_HEAD or a stash; the pointers staged in git\'s index; the working tree\'s pointers. Reflogs are not kept.',
   )
   .option('-n, --dry-run', 'only say what would be freed')
+  .option('--shared-cache', 'collect a cache that cache.dir shares with other clones, keeping only what this clone needs')
   .addOption(json())
   .action(action(() => import('./commands/gc.ts')));
 

@@ -26,6 +26,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** A path as a shell word, for commands a message tells the user to run: quoted when it holds anything but plain characters. */
+export function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
 export function warn(message: string): void {
   process.stderr.write(`dvx: warning: ${message}\n`);
 }

@@ -107,3 +107,15 @@ test('config: settings are read, set in either file, checked and unset; refusals
   await dvxOk(ws, ['config', 'default_remote', 'mine', '--local']);
   assert.match((await dvxOk(ws, ['remote', 'list'])).stdout, /^\* mine/m);
 });
+
+test('each config file says in its first line whether it is committed', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['config', '--local', 'runner.on_commit', 'off']);
+  await dvxOk(ws, ['config', 'runner.on_commit', 'sync']);
+  assert.match(readFileSync(join(ws, '.dvx/config.yaml'), 'utf8').split('\n')[0]!, /Commit this file/);
+  const local = readFileSync(join(ws, '.dvx/config.local.yaml'), 'utf8').split('\n')[0]!;
+  assert.doesNotMatch(local, /Commit this file/);
+  assert.match(local, /this clone only/);
+  assert.match(git(ws, ['status', '--porcelain']), /config\.yaml/);
+  assert.doesNotMatch(git(ws, ['status', '--porcelain']), /config\.local\.yaml/);
+});

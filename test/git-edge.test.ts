@@ -429,6 +429,7 @@ test('HEAD on the server is the default branch (main, else master, else the only
   const noRev = await get(['events.csv']);
   assert.equal(noRev.code, 1);
   assert.match(noRev.stderr, /dev, trunk/);
+  assert.match(noRev.stderr, /hint: name the branch with --rev, e\.g\. `--rev dev`/);
 
   // master, then main.
   gitOk(ws, ['push', '-q', 'origin', 'main:master'], { DVX_TOKEN: token });

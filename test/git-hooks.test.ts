@@ -308,6 +308,112 @@ test('data changed since the checkout stays when its pointer is dropped, with a 
   assert.equal(readFileSync(join(ws, 'data/clean.bin'), 'utf8'), 'clean');
 });
 
+test('a switch from tracking a directory whole to tracking a part of it (and git a file in it) removes the rest of its unchanged data; changed data stays with a warning', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  mkdirSync(join(ws, 'data/imgs/old'));
+  writeFileSync(join(ws, 'data/imgs/a.png'), seededBytes(21, 5000));
+  writeFileSync(join(ws, 'data/imgs/old/c.png'), seededBytes(22, 5000));
+  writeFileSync(join(ws, 'data/imgs/sub/b.png'), seededBytes(23, 5000));
+  await dvxOk(ws, ['add', 'data/imgs']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'whole']);
+  // split: only data/imgs/sub is dvx's, and git tracks a README inside data/imgs
+  git(ws, ['checkout', '-q', '-b', 'split']);
+  git(ws, ['rm', '-q', 'data/imgs.dvx', 'data/.gitignore']);
+  rmSync(join(ws, 'data/imgs'), { recursive: true });
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  writeFileSync(join(ws, 'data/imgs/sub/b.png'), seededBytes(24, 5000));
+  writeFileSync(join(ws, 'data/imgs/README.md'), 'about the images\n');
+  await dvxOk(ws, ['add', 'data/imgs/sub']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'split']);
+  git(ws, ['checkout', '-q', 'main']);
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+
+  const r = gitRun(ws, ['checkout', '-q', 'split']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /removed 1 path that is no longer tracked: data\/imgs \(but what is tracked there now\)/);
+  assert.deepEqual(readdirSync(join(ws, 'data/imgs')).sort(), ['.gitignore', 'README.md', 'sub', 'sub.dvx']);
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(24, 5000));
+  assert.equal(git(ws, ['status', '--porcelain']), '', 'nothing for `git add -A` to pick up');
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+
+  // Back, edit a file outside the part, switch again: nothing of data/imgs goes, and the warning says so.
+  git(ws, ['checkout', '-q', 'main']);
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/old/c.png')), seededBytes(22, 5000));
+  writeFileSync(join(ws, 'data/imgs/a.png'), 'edited');
+  const r2 = gitRun(ws, ['checkout', '-q', 'split']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /warning: data\/imgs is no longer tracked .* was kept: it has changes that are not stored anywhere/);
+  assert.equal(readFileSync(join(ws, 'data/imgs/a.png'), 'utf8'), 'edited');
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/old/c.png')), seededBytes(22, 5000));
+  assert.deepEqual(readFileSync(join(ws, 'data/imgs/sub/b.png')), seededBytes(24, 5000));
+});
+
+test("commands that messages give for a path with a space or a quote are quoted, so that they can be pasted into a shell", async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  git(ws, ['commit', '-qm', 'base']);
+  mkdirSync(join(ws, "data/my set"), { recursive: true });
+  writeFileSync(join(ws, "data/my set/a.csv"), 'a');
+  writeFileSync(join(ws, "data/it's.csv"), 'b');
+  await dvxOk(ws, ['add', 'data/my set', "data/it's.csv"]);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'data']);
+
+  const inside = await dvx(ws, ['add', 'data/my set/a.csv']);
+  assert.equal(inside.code, 1);
+  assert.match(inside.stderr, /hint: add the directory instead: `dvx add 'data\/my set'`/);
+
+  writeFileSync(join(ws, "data/my set/a.csv"), 'edited');
+  writeFileSync(join(ws, "data/it's.csv"), 'edited');
+  const r = gitRun(ws, ['checkout', '-q', 'HEAD~1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /`dvx add 'data\/my set'` tracks it again/);
+  assert.match(r.stderr, /`dvx add 'data\/it'\\''s\.csv'` tracks it again/);
+  const back = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.match(back.stderr, /`dvx checkout --force 'data\/my set\/a\.csv'` discards it/);
+});
+
+test('a path tracked as a directory on one branch and as a file on another follows each switch, when nothing would be lost', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'p'), 'a file');
+  await dvxOk(ws, ['add', 'p']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'file']);
+  git(ws, ['checkout', '-q', '-b', 'dir']);
+  rmSync(join(ws, 'p'));
+  mkdirSync(join(ws, 'p/sub'), { recursive: true });
+  writeFileSync(join(ws, 'p/one'), '1');
+  writeFileSync(join(ws, 'p/sub/two'), '2');
+  await dvxOk(ws, ['add', 'p']);
+  git(ws, ['add', '-A']);
+  git(ws, ['commit', '-qm', 'dir']);
+
+  const toFile = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.equal(toFile.code, 0, toFile.stderr);
+  assert.doesNotMatch(toFile.stderr, /in the way/);
+  assert.equal(readFileSync(join(ws, 'p'), 'utf8'), 'a file');
+  assert.ok((await dvxJson(ws, ['status'])).paths.every((p: any) => p.state === 'clean'));
+  // so the next commit records nothing, rather than the other branch's directory
+  const c = gitRun(ws, ['commit', '-q', '--allow-empty', '-m', 'unrelated']);
+  assert.doesNotMatch(c.stderr, /recorded p/);
+  assert.match(git(ws, ['show', 'HEAD:p.dvx']), /type: file/);
+
+  git(ws, ['checkout', '-q', 'dir']);
+  assert.equal(readFileSync(join(ws, 'p/sub/two'), 'utf8'), '2');
+  // A directory holding a file the cache cannot give back stays in the way.
+  writeFileSync(join(ws, 'p/mine'), 'not stored anywhere');
+  const kept = gitRun(ws, ['checkout', '-q', 'main']);
+  assert.match(kept.stderr, /p was not updated: a directory is in the way/);
+  assert.equal(readFileSync(join(ws, 'p/mine'), 'utf8'), 'not stored anywhere');
+});
+
 test('a merge and a rebase remove the data of pointers they drop, and keep what the replayed commits add', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);

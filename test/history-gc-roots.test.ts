@@ -125,3 +125,25 @@ test('gc keeps data named only by a remote-tracking branch, ORIG_HEAD, the index
   await restores(ws, 'REVERT_HEAD~1', 'v', v1, 'REVERT_HEAD');
   git(ws, ['revert', '--abort']);
 });
+
+test('gc on a cache that cache.dir shares between clones stops: it sees only its own clone, and would delete what the others committed and never pushed', async (t) => {
+  const shared = join(tempDir(t, 'dvx-shared-cache-'), 'cache');
+  const [one, two] = [await workspace(t), await workspace(t)];
+  for (const ws of [one, two]) await dvxOk(ws, ['config', '--local', 'cache.dir', shared]);
+  const bytes = await version(one, 'only-one.bin');
+  git(one, ['commit', '-qm', 'only in clone one']);
+
+  const r = await dvx(two, ['gc']);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /cache\.dir.*shared|shared.*cache\.dir/);
+  assert.match(r.stderr, /hint: .*dvx push.*dvx gc --shared-cache/);
+  await restores(one, 'HEAD', 'only-one.bin', bytes, 'clone one after gc in clone two');
+
+  // Once told, it collects as the clone it runs in sees it.
+  const forced = await dvx(two, ['gc', '--shared-cache', '--json']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.ok(JSON.parse(forced.stdout).deletedBlobs > 0);
+  // A cache.dir naming the clone's own cache is not shared.
+  await dvxOk(one, ['config', '--local', 'cache.dir', '.dvx/cache']);
+  assert.equal((await dvx(one, ['gc'])).code, 0);
+});

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
-import { formatBytes, info, plural, printJson, Progress, warn, type OutputOptions } from '../ui.ts';
+import { formatBytes, info, plural, printJson, Progress, shellWord, warn, type OutputOptions } from '../ui.ts';
 import { Snapshotter, snapshotting, type SnapshotOutcome } from '../workspace/snapshot.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
@@ -47,9 +47,9 @@ function validateTargets(ws: Workspace, paths: string[]): string[] {
   for (const t of targets) {
     Workspace.assertIgnorable(t);
     const data = dataPathOf(t);
-    if (data !== undefined) throw new DvxError('bad_path', `${t} is a pointer file`, `add the data itself: \`dvx add ${data}\``);
+    if (data !== undefined) throw new DvxError('bad_path', `${t} is a pointer file`, `add the data itself: \`dvx add ${shellWord(data)}\``);
     const inside = tracked.find((x) => t.startsWith(x.dataPath + '/'));
-    if (inside) throw new DvxError('overlap', `${t} is inside the tracked directory ${inside.dataPath}`, `add the directory instead: \`dvx add ${inside.dataPath}\``);
+    if (inside) throw new DvxError('overlap', `${t} is inside the tracked directory ${inside.dataPath}`, `add the directory instead: \`dvx add ${shellWord(inside.dataPath)}\``);
     const contains = tracked.find((x) => x.dataPath.startsWith(t + '/'));
     if (contains) throw new DvxError('overlap', `${t} contains the tracked path ${contains.dataPath}`, `remove ${contains.pointerPath} first, or add paths inside ${t} one by one`);
     const other = targets.find((o) => o !== t && t.startsWith(o + '/'));

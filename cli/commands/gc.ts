@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { DvxError } from '../../core/errors.ts';
 import { GitHistory } from '../history/git-history.ts';
 import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import { collectGarbage } from '../cache/collect.ts';
@@ -8,6 +10,7 @@ import { rootCommits } from '../history/gc-roots.ts';
 
 interface GcOptions extends OutputOptions {
   dryRun?: boolean;
+  sharedCache?: boolean;
 }
 
 /**
@@ -24,6 +27,7 @@ interface GcOptions extends OutputOptions {
 export async function run(opts: GcOptions): Promise<void> {
   const ws = Workspace.find();
   try {
+    if (!opts.sharedCache) refuseSharedCache(ws);
     const cache = await ws.cache({ exclusive: true });
     // A bad pointer file in an old commit names no data, so there is nothing to keep for it; it must not stop gc for good.
     const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
@@ -67,4 +71,18 @@ export async function run(opts: GcOptions): Promise<void> {
   } finally {
     await ws.close();
   }
+}
+
+/**
+ * A cache that cache.dir puts elsewhere may serve other clones, whose commits
+ * this one cannot see: what only they name (committed, stashed or staged
+ * there, never pushed) would be deleted, and the server may not have it.
+ */
+function refuseSharedCache(ws: Workspace): void {
+  if (!ws.config.cache?.dir || resolve(ws.cacheDir) === resolve(ws.dvxDir, 'cache')) return;
+  throw new DvxError(
+    'shared_cache',
+    `the cache ${ws.cacheDir} is set by cache.dir, so other clones may share it: gc here sees only this clone's commits, and would delete data that only theirs name`,
+    'run `dvx push` in every other clone that uses it (what gc deletes that they need, they can then fetch again), then `dvx gc --shared-cache`',
+  );
 }

@@ -12,7 +12,7 @@ import { tokenFor } from '../remote/credentials.ts';
 import { parseRemoteUrl, type RemoteUrl } from '../remote/remote-url.ts';
 import { errorBodyMessage, HttpClient, type Response } from '../remote/http-client.ts';
 import { removeStaleTemps, tempPathBeside } from '../fs-util.ts';
-import { formatBytes, info, printJson, Progress, type OutputOptions } from '../ui.ts';
+import { formatBytes, info, printJson, Progress, shellWord, type OutputOptions } from '../ui.ts';
 
 interface GetOptions extends OutputOptions {
   rev?: string;
@@ -166,6 +166,9 @@ async function headOrExplain(http: HttpClient, urlPath: string, what: string, re
     const again = await http.request({ method: 'GET', path: urlPath, headers: { range: 'bytes=0-0' }, accept: [400, 404, 410] }).catch(() => undefined);
     const message = again ? errorBodyMessage(again.body) : undefined;
     if (!again || !message) throw err;
+    // The server cannot tell which of several branches HEAD means (none is main or master): it names them.
+    const branches = /HEAD is the default branch.*\(([^)]*)\): name one/.exec(message)?.[1]?.split(', ');
+    if (again.status === 404 && branches?.[0]) throw new DvxError('not_found', `${what}: ${message}`, `name the branch with --rev, e.g. \`--rev ${shellWord(branches[0])}\``);
     throw new DvxError(again.status === 404 ? 'not_found' : 'bad_request', `${what}: ${message}`, again.status === 404 ? `check the path, the revision and the repository (${repo}); \`GET /api/v1/repos/${repo}/datasets?ref=<rev>\` lists what a revision tracks` : undefined);
   }
 }

@@ -8,8 +8,8 @@ import { gitSync } from '../git.ts';
 import { diffPointerFilesWithContents } from '../history/git-batch.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
 import { openRemote } from '../remote/resolve.ts';
-import { formatBytes, plural, warn } from '../ui.ts';
-import { removeDropped } from '../workspace/dropped.ts';
+import { formatBytes, plural, shellWord, warn } from '../ui.ts';
+import { removeDropped, type Dropped } from '../workspace/dropped.ts';
 import { Materializer } from '../workspace/materialize.ts';
 import type { Tracked, Workspace } from '../workspace/workspace.ts';
 
@@ -26,7 +26,7 @@ import type { Tracked, Workspace } from '../workspace/workspace.ts';
 export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = []): Promise<void> {
   const tracked = ws.tracked();
   for (const t of tracked) if (t.error) warn(`${t.error.message}${t.error.hint ? ` (${t.error.hint})` : ''}`);
-  let dropped: Tracked[] = [];
+  let dropped: Dropped[] = [];
   try {
     if (moves.length > 0) dropped = await droppedPointers(ws, moves, tracked);
   } catch (err) {
@@ -46,7 +46,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
     const ignored = d.kept.length > 0 ? ignoredPaths(ws, d.kept.map((k) => k.path)) : new Set<string>();
     for (const k of d.kept) {
       const exposed = ignored.has(k.path) ? '' : `; git no longer ignores it, so \`git add -A\` would commit it to git`;
-      warn(`${k.path} is no longer tracked (the new commit has no ${k.path}.dvx) and was kept: ${k.reason}. \`dvx add ${k.path}\` tracks it again; delete it if it is not needed${exposed}`);
+      warn(`${k.path} is no longer tracked (the new commit has no ${k.path}.dvx) and was kept: ${k.reason}. \`dvx add ${shellWord(k.path)}\` tracks it again; delete it if it is not needed${exposed}`);
     }
   }
   if (valid.length === 0) return;
@@ -79,7 +79,7 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
   ws.statCache().flush();
   const r = m.result;
   if (r.restored.length + r.removed.length > 0) process.stderr.write(`dvx: checked out ${plural(r.restored.length, 'file')}${r.removed.length ? `, removed ${r.removed.length}` : ''}\n`);
-  for (const c of r.conflicts) warn(`${c.path} was not updated: ${c.reason} (\`dvx checkout --force ${c.path}\` discards it)`);
+  for (const c of r.conflicts) warn(`${c.path} was not updated: ${c.reason} (\`dvx checkout --force ${shellWord(c.path)}\` discards it)`);
   for (const f of r.failed) warn(`${f.path} was not updated: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`);
 }
 
@@ -156,18 +156,20 @@ function isAncestor(ws: Workspace, a: string, b: string): boolean {
 /**
  * The pointers that the old commit of a move had and the working tree no
  * longer has, as they were in that commit; a path may come once per move.
- * Left out: data paths inside or around a pointer the working tree has (its
- * materialization owns them), files git tracks there now, and pointers that
- * could not be read.
+ * Left out: data paths at or inside a pointer the working tree has (its
+ * materialization owns them), a file git tracks now, a file around a pointer
+ * the working tree has, and pointers that could not be read. A directory that
+ * now holds pointers or files git tracks comes with them as `others`: the
+ * rest of it is what may go.
  */
-async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracked[]): Promise<Tracked[]> {
+async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracked[]): Promise<Dropped[]> {
   const present = new Set(tracked.map((t) => t.pointerPath));
   const dataPaths = new Set(tracked.map((t) => t.dataPath));
   const around = new Set(tracked.flatMap((t) => [...ancestors(t.dataPath)]));
-  const owned = (path: string) => dataPaths.has(path) || around.has(path) || [...ancestors(path)].some((a) => dataPaths.has(a));
+  const owned = (path: string) => dataPaths.has(path) || [...ancestors(path)].some((a) => dataPaths.has(a));
   // Diffed from the new commit to the old one, a pointer the new one lacks is an addition, with the old blob.
   const { changes, contents } = await diffPointerFilesWithContents(ws.root, moves.map((m) => ({ from: m.to, to: m.from })), () => false);
-  const out: Tracked[] = [];
+  const out: Dropped[] = [];
   for (const change of changes) {
     for (const { path, blob } of change) {
       if (!blob || present.has(path)) continue;
@@ -181,20 +183,31 @@ async function droppedPointers(ws: Workspace, moves: HeadMove[], tracked: Tracke
     }
   }
   const inGit = gitTracked(ws, [...new Set(out.map((t) => t.dataPath))]);
-  return out.filter((t) => !inGit.has(t.dataPath));
+  const kept: Dropped[] = [];
+  for (const t of out) {
+    const gitFiles = inGit.get(t.dataPath) ?? [];
+    const pointers = around.has(t.dataPath) ? [...dataPaths].filter((p) => p.startsWith(t.dataPath + '/')) : [];
+    if (gitFiles.includes(t.dataPath)) continue;
+    if (gitFiles.length + pointers.length === 0) kept.push(t);
+    else if (t.pointer!.type === 'dir') kept.push({ ...t, others: [...gitFiles, ...pointers].map((p) => p.slice(t.dataPath.length + 1)) });
+  }
+  return kept;
 }
 
 function* ancestors(path: string): Iterable<string> {
   for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) yield path.slice(0, i);
 }
 
-/** Of `paths`, those at or above a file git tracks. */
-function gitTracked(ws: Workspace, paths: string[]): Set<string> {
-  const found = new Set<string>();
+/** Of `paths`, each with the files git tracks at or under it (those without any are left out). */
+function gitTracked(ws: Workspace, paths: string[]): Map<string, string[]> {
+  const found = new Map<string, string[]>();
   for (let i = 0; i < paths.length; i += 500) {
     const batch = paths.slice(i, i + 500);
     const files = gitSync(ws.root, ['ls-files', '-z', '--cached', '--', ...batch.map((p) => `:(literal)${p}`)]).split('\0').filter(Boolean);
-    for (const p of batch) if (files.some((f) => f === p || f.startsWith(p + '/'))) found.add(p);
+    for (const p of batch) {
+      const under = files.filter((f) => f === p || f.startsWith(p + '/'));
+      if (under.length > 0) found.set(p, under);
+    }
   }
   return found;
 }

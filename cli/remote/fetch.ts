@@ -5,7 +5,7 @@ import { DvxError } from '../../core/errors.ts';
 import { Limits } from '../../core/protocol.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { importPack } from '../cache/pack-import.ts';
-import { plural } from '../ui.ts';
+import { plural, shellWord } from '../ui.ts';
 import { reachableFrom, type Root } from '../cache/reachable.ts';
 import type { DvxRemote } from './dvx-remote.ts';
 import { runTransfers } from './transfer-queue.ts';
@@ -112,11 +112,6 @@ export function notOnRemote(remoteUrl: string, paths: readonly string[]): DvxErr
     `${remoteUrl} does not have the data of ${plural(n, 'tracked path')}: ${list}; everything else was fetched`,
     `push it from a clone that has it: ${command}; dvx's pre-push hook does that on \`git push\` unless the push skips hooks (--no-verify)`,
   );
-}
-
-/** A path as a shell word: quoted when it holds anything but plain characters. */
-function shellWord(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Whether the cache holds every manifest and chunk of one root. */

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import * as z from '../../core/zod.ts';
 import { checkChunkerParams, DEFAULT_CHUNKER } from '../../core/chunker.ts';
 import { DvxError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../fs-util.ts';
+import { LOCAL_CONFIG_FILE } from './names.ts';
 
 /**
  * Workspace configuration: `.dvx/config.yaml` (committed, shared by the team)
@@ -66,7 +68,10 @@ export function readConfigFile(path: string): Config {
 }
 
 export function writeConfigFile(path: string, config: Config): void {
-  const header = '# dvx configuration. Commit this file; per-clone settings go in config.local.yaml.\n';
+  const header =
+    basename(path) === LOCAL_CONFIG_FILE
+      ? '# dvx settings for this clone only, over config.yaml key by key; git ignores this file.\n'
+      : '# dvx configuration. Commit this file; per-clone settings go in config.local.yaml.\n';
   writeFileAtomic(path, header + stringify(configSchema.parse(config)));
 }
 

@@ -87,9 +87,22 @@ export class Materializer {
     return only.filter((o) => !entries.some((e) => e.path === o || e.path.startsWith(o + '/'))).map((o) => `${t.dataPath}/${o}`);
   }
 
-  /** Whether the content at `path` may be replaced without losing anything. */
+  /**
+   * Whether the content at `path` may be replaced without losing anything: a
+   * file the cache can give back, or a directory of only such files (the
+   * path is a directory in another commit: a branch switch left it there).
+   */
   private replaceable(path: string, st: Stats): boolean {
     if (this.opts.force) return true;
+    if (st.isDirectory()) {
+      let scan: ReturnType<typeof Snapshotter.scan>;
+      try {
+        scan = Snapshotter.scan(this.ws, path);
+      } catch {
+        return false;
+      }
+      return scan.skipped.length === 0 && scan.files.every((f) => this.replaceable(f.path, f.stat));
+    }
     if (!st.isFile()) return false;
     return this.cache.index.fileManifest(contentSha256(this.ws, this.stats, path, st)) !== undefined;
   }
