@@ -171,6 +171,41 @@ test('pre-commit never records data that git left outdated (a conflicted merge, 
   assert.equal(git(ws, ['status', '--porcelain']), '');
 });
 
+test('pre-commit does not record data edited on another version than its pointer names (a switch or pull that left local changes), so the other version is not silently undone', async (t) => {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'nov.txt'), 'v1\n');
+  await dvxOk(ws, ['add', 'nov.txt']);
+  git(ws, ['commit', '-qm', 'v1']);
+  git(ws, ['checkout', '-qb', 'teammate']);
+  writeFileSync(join(ws, 'nov.txt'), 'v2 from a teammate\n');
+  await dvxOk(ws, ['add', 'nov.txt']);
+  git(ws, ['commit', '-qm', 'v2']);
+  const v2 = git(ws, ['show', 'HEAD:nov.txt.dvx']);
+  git(ws, ['checkout', '-q', 'main']);
+  // An edit of v1, not recorded, then a switch to the branch with v2: post-checkout cannot update it.
+  writeFileSync(join(ws, 'nov.txt'), 'v1 with my edit\n');
+  const sw = gitRun(ws, ['checkout', '-q', 'teammate']);
+  assert.equal(sw.code, 0, sw.stderr);
+  assert.match(sw.stderr, /nov\.txt was not updated/);
+
+  const empty = gitRun(ws, ['commit', '--allow-empty', '-qm', 'unrelated']);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(empty.stderr, /nov\.txt was not recorded: its pointer changed in git .* `dvx add nov\.txt` records your data over it; `dvx checkout --force nov\.txt` takes the pointer's version/);
+  assert.doesNotMatch(empty.stderr, /recorded nov\.txt/);
+  assert.equal(git(ws, ['show', 'HEAD:nov.txt.dvx']), v2, "the teammate's version stays");
+  assert.equal(readFileSync(join(ws, 'nov.txt'), 'utf8'), 'v1 with my edit\n', 'the edit is kept in the working tree');
+
+  // Recording the edit over it is an explicit `dvx add`; after that, commits record edits as usual.
+  await dvxOk(ws, ['add', 'nov.txt']);
+  git(ws, ['commit', '-qm', 'mine over v2']);
+  assert.match(git(ws, ['show', 'HEAD:nov.txt.dvx']), /size: 16\n/);
+  writeFileSync(join(ws, 'nov.txt'), 'edited again\n');
+  const again = gitRun(ws, ['commit', '--allow-empty', '-qm', 'again']);
+  assert.match(again.stderr, /recorded nov\.txt/);
+  assert.match(git(ws, ['show', 'HEAD:nov.txt.dvx']), /size: 13\n/);
+});
+
 test('post-checkout cannot fail a checkout git has done: a broken dvx config in the target commit is a warning', async (t) => {
   const ws = await workspace(t);
   await dvxOk(ws, ['install']);

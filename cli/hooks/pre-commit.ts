@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
-import { formatBytes } from '../ui.ts';
+import { formatBytes, shellWord } from '../ui.ts';
 import { pointerConflict, unmergedPointers } from '../workspace/conflicts.ts';
 import { changedData, rerecord } from '../workspace/refresh.ts';
 import type { Tracked, Workspace } from '../workspace/workspace.ts';
@@ -29,9 +29,14 @@ export async function preCommit(ws: Workspace): Promise<void> {
     );
   }
 
-  const { changed, outdated } = await changedData(ws, tracked);
+  const { changed, outdated, diverged } = await changedData(ws, tracked);
   for (const p of outdated) {
-    process.stderr.write(`dvx: ${p} is not checked out: its pointer changed in git (a merge, cherry-pick or reset) and the data is still the version before; the commit keeps the pointer. \`dvx checkout ${p}\` gets its data\n`);
+    process.stderr.write(`dvx: ${p} is not checked out: its pointer changed in git (a merge, cherry-pick or reset) and the data is still the version before; the commit keeps the pointer. \`dvx checkout ${shellWord(p)}\` gets its data\n`);
+  }
+  for (const p of diverged) {
+    process.stderr.write(
+      `dvx: ${p} was not recorded: its pointer changed in git (a pull, merge or branch switch) after you changed the data, so your changes were made on another version; recording them would undo the one the pointer names. The commit keeps the pointer. \`dvx add ${shellWord(p)}\` records your data over it; \`dvx checkout --force ${shellWord(p)}\` takes the pointer's version and discards your changes\n`,
+    );
   }
   if (changed.length === 0) return;
   // `git commit <paths>` commits from a temporary index of HEAD plus those paths; a
