@@ -130,6 +130,16 @@ test('hand-edited and truncated pointers are reported with the path and a fix; a
   // add restores a canonical pointer for the data that is there
   await dvxOk(ws, ['add', 'b.csv']);
   assert.equal((await dvxJson(ws, ['status', 'b.csv'])).paths[0].state, 'clean');
+
+  // A pointer renamed with its data (`git mv`) still names the old file: the hint is to add it under the new name.
+  renameSync(join(ws, 'b.csv.dvx'), join(ws, 'c d.csv.dvx'));
+  renameSync(join(ws, 'b.csv'), join(ws, 'c d.csv'));
+  const renamed = (await dvxJson(ws, ['status'])).paths.find((p: any) => p.path === 'c d.csv');
+  assert.equal(renamed.state, 'invalid');
+  assert.match(renamed.error, /c d\.csv\.dvx: names "b\.csv" but sits beside "c d\.csv" \(a renamed pointer file\?\)/);
+  assert.match(renamed.hint, /`dvx add 'c d\.csv'` rewrites the pointer under its new name/);
+  assert.match((await dvxOk(ws, ['add', 'c d.csv'])).stdout, /0 B new/);
+  assert.equal((await dvxJson(ws, ['status', 'c d.csv'])).paths[0].state, 'clean');
 });
 
 test('a file that changes while it is being added is refused; the cache stays consistent', async (t) => {

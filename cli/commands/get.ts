@@ -12,7 +12,7 @@ import { tokenFor } from '../remote/credentials.ts';
 import { parseRemoteUrl, type RemoteUrl } from '../remote/remote-url.ts';
 import { errorBodyMessage, HttpClient, type Response } from '../remote/http-client.ts';
 import { removeStaleTemps, tempPathBeside } from '../fs-util.ts';
-import { formatBytes, info, printJson, Progress, shellWord, type OutputOptions } from '../ui.ts';
+import { formatBytes, info, plural, printJson, Progress, shellWord, type OutputOptions } from '../ui.ts';
 
 interface GetOptions extends OutputOptions {
   rev?: string;
@@ -65,7 +65,7 @@ export async function run(server: string, repo: string, path: string, opts: GetO
     if (isDir) {
       const n = await getDir(http, `${urlPath}?format=tar`, out);
       if (opts.json) printJson({ path: clean, rev, type: 'dir', output: out, files: n });
-      else info(opts, `downloaded ${clean}@${rev} (${n} files) into ${out}`);
+      else info(opts, `downloaded ${clean}@${rev} (${plural(n, 'file')}) into ${out}`);
       return;
     }
     await getFile(http, urlPath, out, size, sha, opts);

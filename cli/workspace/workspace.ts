@@ -10,6 +10,7 @@ import { pointerConflict, unmergedPointers } from './conflicts.ts';
 import { chunkerOf, mergeConfig, readConfigFile, type Config } from './config.ts';
 import { CONFIG_FILE, DVX_DIR, LOCAL_CONFIG_FILE } from './names.ts';
 import { StatCache } from './stat-cache.ts';
+import { shellWord } from '../ui.ts';
 
 /**
  * A dvx workspace: a git working tree with a `.dvx/` directory. Owns the mapping
@@ -198,7 +199,16 @@ export class Workspace {
       const pointer = decodePointer(bytes);
       const expected = dataPath.slice(dataPath.lastIndexOf('/') + 1);
       if (pointer.path !== expected) {
-        throw new FormatError('pointer file', `names ${JSON.stringify(pointer.path)} but sits beside ${JSON.stringify(expected)}`);
+        // `git mv a.dvx b.dvx` keeps the old name inside: the data is the same, only the pointer needs rewriting.
+        return {
+          pointerPath,
+          dataPath,
+          error: new DvxError(
+            'bad_pointer',
+            `${pointerPath}: names ${JSON.stringify(pointer.path)} but sits beside ${JSON.stringify(expected)} (a renamed pointer file?)`,
+            `once the data is at ${dataPath}, \`dvx add ${shellWord(dataPath)}\` rewrites the pointer under its new name (the data is stored already, so nothing new is stored); or move the pointer back`,
+          ),
+        };
       }
       return { pointerPath, dataPath, pointer };
     } catch (err) {
@@ -212,7 +222,7 @@ export class Workspace {
     if (bytes && /^<{7} .*$[^]*^={7}$[^]*^>{7} /m.test(bytes.toString('utf8'))) {
       return pointerConflict(pointerPath, dataPath, { markers: true, unmerged: unmergedPointers(this.root).get(pointerPath) });
     }
-    return new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${pointerPath}\`, or re-add the data with \`dvx add ${dataPath}\``);
+    return new DvxError('bad_pointer', `${pointerPath}: ${err.message.replace(/^pointer file: /, '')}`, `restore it with \`git checkout -- ${shellWord(pointerPath)}\`, or re-add the data with \`dvx add ${shellWord(dataPath)}\``);
   }
 
   /** Writes the pointer of data just recorded (so the data is that version: StatCache.synced). */
