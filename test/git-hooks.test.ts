@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitRun, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitRun, tempDir, workspace } from './support/cli.ts';
 import { seededBytes } from './support/prng.ts';
 
 const HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'];
@@ -35,6 +35,26 @@ test('install puts shims where git looks, chains an existing hook, is idempotent
   assert.equal(readFileSync(join(hooks, 'pre-commit'), 'utf8'), '#!/bin/sh\necho "team hook ran" >&2\n');
   assert.ok(!existsSync(join(hooks, 'pre-commit.dvx-chained')));
   assert.deepEqual(readdirSync(hooks).filter((n) => HOOKS.includes(n)), ['pre-commit']);
+});
+
+test("a checkout of a commit from before `dvx init` keeps the clone's .dvx state ignored (the clone's exclude file, not the committed .dvx/.gitignore)", async (t) => {
+  const dir = tempDir(t);
+  git(dir, ['init', '-q', '-b', 'main']);
+  writeFileSync(join(dir, 'code.py'), 'print(1)\n');
+  git(dir, ['add', 'code.py']);
+  git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'before dvx']);
+  await dvxOk(dir, ['init', '-q']);
+  await dvxOk(dir, ['install']);
+  await dvxOk(dir, ['init', '-q']);
+  writeFileSync(join(dir, 'a.bin'), 'data');
+  await dvxOk(dir, ['add', 'a.bin']);
+  git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'with dvx']);
+  const exclude = readFileSync(join(dir, '.git/info/exclude'), 'utf8');
+  assert.equal(exclude.split('\n').filter((l) => l === '/.dvx/cache/').length, 1, 'written once, however often init and install run');
+  git(dir, ['checkout', '-q', 'HEAD~1']);
+  assert.ok(!existsSync(join(dir, '.dvx/.gitignore')), 'that commit has no .dvx/.gitignore');
+  assert.ok(existsSync(join(dir, '.dvx/cache')));
+  assert.doesNotMatch(git(dir, ['status', '--porcelain', '--untracked-files=all']), /\.dvx\//, 'no .dvx state for `git add -A` to commit');
 });
 
 test('a failing chained hook still stops the commit', async (t) => {

@@ -4,19 +4,12 @@ import { DvxError } from '../../core/errors.ts';
 import { appendLineOnce, writeFileAtomic } from '../fs-util.ts';
 import { gitAdd, gitTopLevel } from '../git.ts';
 import { info, printJson, type OutputOptions } from '../ui.ts';
+import { excludeCloneState, PER_CLONE_ENTRIES } from '../workspace/clone-exclude.ts';
 import { writeConfigFile } from '../workspace/config.ts';
 import { CONFIG_FILE, DVX_DIR, Workspace } from '../workspace/workspace.ts';
 
 /** Everything under .dvx/ except the shared config is per-clone. */
-const DVX_GITIGNORE = `# dvx: per-clone state, never committed
-/cache/
-/tmp/
-/logs/
-/state.sqlite*
-/tracking.sqlite*
-/config.local.yaml
-/lock
-`;
+const DVX_GITIGNORE = `# dvx: per-clone state, never committed\n${PER_CLONE_ENTRIES.map((e) => `/${e}\n`).join('')}`;
 /**
  * Pointers merge as wholes (merge=binary): on a conflict git keeps ours in the
  * working tree and writes no markers, so the pointer still names the data there.
@@ -74,6 +67,7 @@ export async function run(opts: OutputOptions): Promise<void> {
   await ws.cache();
   await ws.close();
   gitAdd(root, [`${DVX_DIR}/${CONFIG_FILE}`, `${DVX_DIR}/.gitignore`, '.gitattributes', '.gitignore']);
+  excludeCloneState(root);
   if (opts.json) printJson({ root, initialized: !already, created });
   else if (already) info(opts, `dvx is already initialized in ${root}${created.length ? ` (restored ${created.join(', ')})` : ''}`);
   else info(opts, `Initialized dvx in ${dvx}\nNext: \`dvx add <data>\`, then \`git commit\`.`);

@@ -3,6 +3,7 @@ import { gitTopLevel } from '../git.ts';
 import { installGlobal, uninstallGlobal } from '../hooks/global-template.ts';
 import { hooksDir, installHooks, uninstallHooks } from '../hooks/installer.ts';
 import { info, printJson, warn, type OutputOptions } from '../ui.ts';
+import { excludeCloneState } from '../workspace/clone-exclude.ts';
 
 interface InstallOptions extends OutputOptions {
   global?: boolean;
@@ -11,6 +12,8 @@ interface InstallOptions extends OutputOptions {
 function repoHooksDir(): string {
   const top = gitTopLevel(process.cwd());
   if (!top) throw new DvxError('not_a_git_repo', `${process.cwd()} is not inside a git working tree`, 'run it inside the repository, or use --global for every new clone');
+  // Each clone runs install once: the place to keep its .dvx state ignored even in commits from before `dvx init`.
+  excludeCloneState(top);
   return hooksDir(top);
 }
 
