@@ -360,6 +360,20 @@ test('add refuses, before storing anything, a pointer path git ignores and a fil
   writeFileSync(join(ws, 'notes.dvx'), '# dvx pointer: commit this file, not the data\ndvx: 1\npath: no');
   await dvxOk(ws, ['add', 'notes']);
   assert.match(readFileSync(join(ws, 'notes.dvx'), 'utf8'), /path: notes\n/);
+
+  // The entry dvx wrote for a directory no longer tracked (its pointer removed) is named as the rule, with the way out.
+  mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
+  writeFileSync(join(ws, 'data/imgs/sub/x'), 'x');
+  writeFileSync(join(ws, 'data/imgs/y'), 'y');
+  await dvxOk(ws, ['add', 'data/imgs']);
+  rmSync(join(ws, 'data/imgs.dvx'));
+  const stale = await dvx(ws, ['add', 'data/imgs/sub']);
+  assert.equal(stale.code, 1);
+  assert.match(stale.stderr, /git ignores data\/imgs\/sub\.dvx, so the pointer could not be committed: the rule is `\/imgs` in data\/\.gitignore \(line 1\), which dvx wrote for data\/imgs; that path is no longer tracked/);
+  assert.match(stale.stderr, /hint: remove that line and add again/);
+  writeFileSync(join(ws, 'data/.gitignore'), '');
+  await dvxOk(ws, ['add', 'data/imgs/sub']);
+  assert.ok(existsSync(join(ws, 'data/imgs/sub.dvx')));
 });
 
 test('checkout names a pointer whose size or file count was edited, instead of restoring data that status then calls modified', async (t) => {

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
@@ -90,11 +90,31 @@ function refuseIgnoredPointers(ws: Workspace, targets: string[]): void {
   const pointers = targets.map((t) => `${t}.dvx`);
   const ignored = gitSync(ws.root, ['check-ignore', '--no-index', '-z', '--stdin'], { input: pointers.join('\0') + '\0', allowFail: true }).split('\0').filter(Boolean);
   if (ignored.length === 0) return;
-  throw new DvxError(
-    'pointer_ignored',
-    `git ignores ${ignored.join(', ')}, so the pointer could not be committed`,
-    `\`git check-ignore -v ${ignored[0]}\` shows the rule; add \`!${ignored[0]}\` (and \`!\` lines for its parent directories) to .gitignore, or add with --no-git-add`,
-  );
+  const what = `git ignores ${ignored.join(', ')}, so the pointer could not be committed`;
+  const stale = staleDataEntry(ws, ignored[0]!);
+  if (stale) {
+    throw new DvxError(
+      'pointer_ignored',
+      `${what}: the rule is \`${stale.pattern}\` in ${stale.source} (line ${stale.line}), which dvx wrote for ${stale.dataPath}; that path is no longer tracked (${stale.dataPath}.dvx is gone)`,
+      `remove that line and add again; what else is in ${stale.dataPath} then shows in \`git status\`: track it, ignore it or delete it`,
+    );
+  }
+  throw new DvxError('pointer_ignored', what, `\`git check-ignore -v ${shellWord(ignored[0]!)}\` shows the rule; add \`!${ignored[0]}\` (and \`!\` lines for its parent directories) to .gitignore, or add with --no-git-add`);
+}
+
+/**
+ * The ignore rule behind `pointerPath`, when it is an entry dvx wrote for a
+ * data path (anchored, in the .gitignore of its directory) that no pointer
+ * tracks any more: left behind by `git rm <dir>.dvx`, it keeps a part of that
+ * directory from being tracked on its own.
+ */
+function staleDataEntry(ws: Workspace, pointerPath: string): { source: string; line: string; pattern: string; dataPath: string } | undefined {
+  const [source, line, pattern] = gitSync(ws.root, ['check-ignore', '--no-index', '-v', '-z', '--stdin'], { input: `${pointerPath}\0`, allowFail: true }).split('\0');
+  if (!source || !line || !pattern || !/(^|\/)\.gitignore$/.test(source) || !/^\/[^/*?[\]!]+$/.test(pattern)) return undefined;
+  const dir = source === '.gitignore' ? '' : source.slice(0, -'/.gitignore'.length);
+  const dataPath = `${dir ? `${dir}/` : ''}${pattern.slice(1)}`;
+  if (!pointerPath.startsWith(`${dataPath}/`) || existsSync(ws.abs(`${dataPath}.dvx`))) return undefined;
+  return { source, line, pattern, dataPath };
 }
 
 function report(outcomes: SnapshotOutcome[], newBytes: number, opts: OutputOptions): void {
