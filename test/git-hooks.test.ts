@@ -55,6 +55,11 @@ test("a checkout of a commit from before `dvx init` keeps the clone's .dvx state
   assert.ok(!existsSync(join(dir, '.dvx/.gitignore')), 'that commit has no .dvx/.gitignore');
   assert.ok(existsSync(join(dir, '.dvx/cache')));
   assert.doesNotMatch(git(dir, ['status', '--porcelain', '--untracked-files=all']), /\.dvx\//, 'no .dvx state for `git add -A` to commit');
+  // The data of the pointer that commit does not have went too (unchanged, and in the cache): nothing is left for git to see.
+  assert.ok(!existsSync(join(dir, 'a.bin')));
+  assert.equal(git(dir, ['status', '--porcelain', '--untracked-files=all']), '');
+  git(dir, ['checkout', '-q', 'main']);
+  assert.equal(readFileSync(join(dir, 'a.bin'), 'utf8'), 'data');
 });
 
 test('a failing chained hook still stops the commit', async (t) => {

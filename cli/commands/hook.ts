@@ -26,7 +26,11 @@ export async function run(name: string, args: string[]): Promise<void> {
 
 async function runHook(name: HookName, args: string[]): Promise<void> {
   const top = gitTopLevel(process.cwd());
-  if (!top || !existsSync(join(top, DVX_DIR, CONFIG_FILE))) return;
+  if (!top) return;
+  // A checkout of a commit from before `dvx init` has no config, but this clone's
+  // .dvx state is still there, and so is the data of the pointers git just removed.
+  const afterCheckout = name === 'post-checkout' || name === 'post-merge' || name === 'post-rewrite';
+  if (!existsSync(join(top, DVX_DIR, CONFIG_FILE)) && !(afterCheckout && existsSync(join(top, DVX_DIR)))) return;
   // post-commit acts only on a pipeline or a merge commit: otherwise it need not load the workspace (~0.1 s on every commit).
   if (name === 'post-commit' && !existsSync(join(top, PIPELINE_FILE)) && !isMergeCommit(top)) return;
   const { Workspace } = await import('../workspace/workspace.ts');
