@@ -75,7 +75,7 @@ async function startServer(dataDir: string): Promise<{ url: string; adminToken: 
 
 async function main(): Promise<void> {
   step('Start dvx-server on the embedded defaults (SQLite + a local data folder)');
-  const { url, adminToken } = await startServer(join(base, 'server-data'));
+  const { url } = await startServer(join(base, 'server-data'));
   process.stdout.write(`  dvx-server listening on ${url}, data in ${join(base, 'server-data')}\n`);
   const token = JSON.parse(sh(base, process.execPath, [SERVER, 'token', 'create', '--repo', 'customers', '--scope', 'write', '--json'], { DVX_DATA_DIR: join(base, 'server-data') })).token as string;
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, hookedWorkspace, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -20,12 +20,7 @@ async function serverRefs(server: TestServer, token: string, repo: string): Prom
 
 /** A workspace with hooks, a bare git remote `origin` and the server as its dvx remote, one data commit on main. */
 async function pushingWorkspace(t: Parameters<typeof workspace>[0], server: TestServer, repo: string, env: Record<string, string>) {
-  const ws = await workspace(t);
-  const bare = tempDir(t, 'dvx-bare-');
-  git(bare, ['init', '-q', '--bare', '-b', 'main']);
-  git(ws, ['remote', 'add', 'origin', bare]);
-  await dvxOk(ws, ['install']);
-  await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+  const { ws } = await hookedWorkspace(t, `${server.url}/${repo}`);
   mkdirSync(join(ws, 'images'));
   writeFileSync(join(ws, 'images/a.png'), seededBytes(1, 5000));
   writeFileSync(join(ws, 'images/b.png'), seededBytes(2, 3000));

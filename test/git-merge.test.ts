@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, workspace } from './support/cli.ts';
+import { dvxJson, dvxOk, git, gitOk, gitRun, workspace } from './support/cli.ts';
 
 /**
  * Merges and rebases of branches that both used dvx, with the real git CLI

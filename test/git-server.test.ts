@@ -10,7 +10,7 @@ import { decodePointer } from '../core/pointer.ts';
 import { decodePack } from '../core/pack.ts';
 import { encodeIdList, MediaType, type CommitRecord, type RecordPointer } from '../core/protocol.ts';
 import { startAzurite } from './support/azurite.ts';
-import { dvx, DVX_BIN, dvxOk, git, gitOk, gitRun, tempDir, workspace } from './support/cli.ts';
+import { dvx, DVX_BIN, dvxOk, git, gitOk, gitRun, hookedWorkspace, tempDir } from './support/cli.ts';
 import { request, errorCode, type Answer } from './support/http.ts';
 import { chunkBlob, makeFile, makeTree, push, pushFile, type TestFile } from './support/packs.ts';
 import { deadPid } from './support/pids.ts';
@@ -74,12 +74,7 @@ for (const backend of BACKENDS) {
     const read = await server.token(repo, 'read');
     const env = { DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '2' };
 
-    const ws = await workspace(t);
-    const bare = tempDir(t, 'dvx-bare-');
-    git(bare, ['init', '-q', '--bare', '-b', 'main']);
-    git(ws, ['remote', 'add', 'origin', bare]);
-    await dvxOk(ws, ['install']);
-    await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+    const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
 
     // Version 1: a file and a directory, committed through the hooks.
     const v1 = seededBytes(1, 400_000);
@@ -279,12 +274,7 @@ for (const backend of BACKENDS) {
     const repo = 'range';
     const token = await server.token(repo, 'write');
     const env = { DVX_TOKEN: token, DVX_HTTP_ATTEMPTS: '2' };
-    const ws = await workspace(t);
-    const bare = tempDir(t, 'dvx-bare-');
-    git(bare, ['init', '-q', '--bare', '-b', 'main']);
-    git(ws, ['remote', 'add', 'origin', bare]);
-    await dvxOk(ws, ['install']);
-    await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+    const { ws } = await hookedWorkspace(t, `${server.url}/${repo}`);
     const put = (path: string, seed: number, size: number) => {
       mkdirSync(join(ws, path, '..'), { recursive: true });
       writeFileSync(join(ws, path), seededBytes(seed, size));

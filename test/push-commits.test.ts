@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, hookedWorkspace, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -29,12 +29,7 @@ async function getJson(s: TestServer, token: string, path: string): Promise<any>
 
 /** A workspace with hooks installed, a bare git remote and the server as its default dvx remote. */
 async function setup(t: Parameters<typeof workspace>[0], server: TestServer, repo: string): Promise<{ ws: string; bare: string }> {
-  const ws = await workspace(t);
-  const bare = tempDir(t, 'dvx-bare-');
-  git(bare, ['init', '-q', '--bare', '-b', 'main']);
-  git(ws, ['remote', 'add', 'origin', bare]);
-  await dvxOk(ws, ['install']);
-  await dvxOk(ws, ['remote', 'add', '--default', 'origin', `${server.url}/${repo}`]);
+  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
   mkdirSync(join(ws, 'data'));
   return { ws, bare };
 }

@@ -87,14 +87,6 @@ async function seed(t: TestContext): Promise<Seed> {
   return s;
 }
 
-async function signIn(w: WatchedPage, s: Seed): Promise<void> {
-  await w.page.goto(`${s.server.url}/`);
-  await w.page.waitForSelector('#signin');
-  await w.page.fill('#token', s.token);
-  await w.page.press('#token', 'Enter');
-  await w.page.waitForSelector('#repos');
-}
-
 /** A fresh load of the page at `hash` (the token stays: sessionStorage is per tab), until it has rendered. */
 async function open(page: Page, s: Seed, hash: string, ready: string): Promise<void> {
   await page.goto('about:blank');

@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
-import { openTracking } from '../tracking/open.ts';
-import { syncTracking } from '../tracking/sync.ts';
+import { syncWorkspaceTracking } from '../tracking/sync.ts';
 import type { Root } from '../cache/reachable.ts';
 import { GitHistory } from '../history/git-history.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
@@ -52,15 +49,7 @@ export async function push(paths: string[], opts: TransferOptions): Promise<void
     });
     progress?.stop();
     // Runs travel with the data (idempotent on the server).
-    let tracking = { runs: 0, models: 0 };
-    if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
-      const store = openTracking(ws);
-      try {
-        tracking = await syncTracking(store, remote);
-      } finally {
-        store.close();
-      }
-    }
+    const tracking = await syncWorkspaceTracking(ws, remote);
     const result = { remote: remote.remote.url, paths: r.length, ...summary, runs: tracking.runs, models: tracking.models, requests: remote.http.requests, bytesSent: remote.http.bytesSent };
     if (opts.json) printJson(result);
     else if (summary.missing === 0) info(opts, `${remote.remote.url} already has everything for ${plural(r.length, 'tracked path')}`);

@@ -1,12 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf, type Pointer } from '../../core/pointer.ts';
 import { Commits, type CommitRecord, type RecordPointer, type RefUpdate } from '../../core/protocol.ts';
 import type { Root } from '../cache/reachable.ts';
 import type { CommitInfo, GitHistory, InvalidPointer, PointerChanges } from '../history/git-history.ts';
-import { openTracking } from '../tracking/open.ts';
-import { syncTracking } from '../tracking/sync.ts';
+import { syncWorkspaceTracking } from '../tracking/sync.ts';
 import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { DvxRemote } from './dvx-remote.ts';
@@ -73,16 +70,7 @@ export async function sendCommits(ws: Workspace, history: GitHistory, remote: Dv
   const all = batches(records);
   for (let i = 0; i < all.length; i++) await remote.recordCommits({ commits: all[i]!, refs: i === all.length - 1 ? [...refs] : [] });
   if (all.length === 0 && refs.length > 0) await remote.recordCommits({ commits: [], refs: [...refs] });
-  let tracking = { runs: 0, models: 0 };
-  if (existsSync(join(ws.dvxDir, 'tracking.sqlite'))) {
-    const store = openTracking(ws);
-    try {
-      tracking = await syncTracking(store, remote);
-    } finally {
-      store.close();
-    }
-  }
-  return { commits, data, ...tracking };
+  return { commits, data, ...(await syncWorkspaceTracking(ws, remote)) };
 }
 
 /**

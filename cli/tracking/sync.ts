@@ -1,6 +1,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunsSync, type SyncedRun } from '../../core/protocol.ts';
 import type { DvxRemote } from '../remote/dvx-remote.ts';
+import type { Workspace } from '../workspace/workspace.ts';
+import { openTracking } from './open.ts';
 import type { TrackingStore } from './store.ts';
 
 /**
@@ -67,5 +70,16 @@ function logTail(path: string): string | null {
     return size > length ? text.slice(text.indexOf('\n') + 1) : text;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** What a push sends besides data: the workspace's runs and models, when it has a tracking store (a push creates none). */
+export async function syncWorkspaceTracking(ws: Workspace, remote: DvxRemote): Promise<{ runs: number; models: number }> {
+  if (!existsSync(join(ws.dvxDir, 'tracking.sqlite'))) return { runs: 0, models: 0 };
+  const store = openTracking(ws);
+  try {
+    return await syncTracking(store, remote);
+  } finally {
+    store.close();
   }
 }

@@ -76,3 +76,14 @@ export async function workspace(t: TestContext): Promise<string> {
   await dvxOk(dir, ['init', '-q']);
   return dir;
 }
+
+/** A workspace with dvx's hooks installed, a bare git remote `origin` (branch main) and `dvxRemoteUrl` as its default dvx remote. */
+export async function hookedWorkspace(t: TestContext, dvxRemoteUrl: string): Promise<{ ws: string; bare: string }> {
+  const ws = await workspace(t);
+  const bare = tempDir(t, 'dvx-bare-');
+  git(bare, ['init', '-q', '--bare', '-b', 'main']);
+  git(ws, ['remote', 'add', 'origin', bare]);
+  await dvxOk(ws, ['install']);
+  await dvxOk(ws, ['remote', 'add', '--default', 'origin', dvxRemoteUrl]);
+  return { ws, bare };
+}
