@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, hookedWorkspace, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
 import { startServer } from './support/server.ts';
@@ -89,17 +89,6 @@ test('in a shallow clone, log lists the versions it can see and says once where 
   }
 });
 
-/** A workspace with the hooks, a bare git remote `origin` and the server as its dvx remote. */
-async function pushing(t: Parameters<typeof workspace>[0], url: string) {
-  const ws = await workspace(t);
-  const bare = tempDir(t, 'dvx-bare-');
-  git(bare, ['init', '-q', '--bare', '-b', 'main']);
-  git(ws, ['remote', 'add', 'origin', bare]);
-  await dvxOk(ws, ['install']);
-  await dvxOk(ws, ['remote', 'add', '--default', 'origin', url]);
-  return { ws, bare };
-}
-
 /** Commits f at a new version. */
 async function commitVersion(ws: string, seed: number, message: string, env: Record<string, string>): Promise<void> {
   writeFileSync(join(ws, 'f'), seededBytes(seed, 100_000));
@@ -112,7 +101,7 @@ test('a push from a shallow clone records the new commits, whether the server kn
   const repo = 'shallow';
   const token = await server.token(repo, 'write');
   const env = { DVX_TOKEN: token };
-  const { ws, bare } = await pushing(t, `${server.url}/${repo}`);
+  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
   const serverCommit = async (sha: string) => {
     const c = await request(server.url, `/api/v1/repos/${repo}/commits/${sha}`, { token });
     return c.status === 404 ? undefined : (assert.equal(c.status, 200, c.text()), c.json());
