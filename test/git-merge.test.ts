@@ -121,6 +121,9 @@ async function conflictedMerge(ws: string, ours: string): Promise<void> {
     'keep ours: `git add data/x.dvx`; take theirs: `git checkout --theirs data/x.dvx && dvx checkout data/x && git add data/x.dvx`; or record the data now in the working tree: `dvx add data/x`; then commit',
   );
   assert.match((await dvxOk(ws, ['status'])).stdout, /^ {2}conflicted: data\/x: data\/x\.dvx is unmerged[^\n]*\n {6}keep ours: `git add data\/x\.dvx`/m);
+  // checkout has nothing to restore, but says that git still waits for a choice.
+  const co = await dvxOk(ws, ['checkout', 'data/x']);
+  assert.match(co.stderr, /warning: data\/x\.dvx is still unmerged in git \(both branches changed data\/x\); data\/x now has the data of the pointer in the working tree: `git add data\/x\.dvx` settles on it/);
 
   // A plain commit is refused by git; `commit -a` would resolve it silently, and the hook refuses that.
   assert.match(gitRun(ws, ['commit', '--no-edit']).stderr, /unmerged files/);

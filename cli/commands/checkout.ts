@@ -1,5 +1,6 @@
 import { DvxError } from '../../core/errors.ts';
-import { info, plural, printJson, Progress, type OutputOptions } from '../ui.ts';
+import { info, plural, printJson, Progress, shellWord, warn, type OutputOptions } from '../ui.ts';
+import { unmergedPointers } from '../workspace/conflicts.ts';
 import { Materializer, type MaterializeResult } from '../workspace/materialize.ts';
 import { Workspace } from '../workspace/workspace.ts';
 
@@ -33,6 +34,12 @@ export async function checkoutPaths(paths: string[], opts: CheckoutOptions, skip
     } finally {
       progress.stop();
       stats.flush();
+    }
+    // Under merge=binary an unmerged pointer is valid (ours, or theirs once taken) and its data checks out like any other: say that git still waits for the choice.
+    const unmerged = unmergedPointers(ws.root);
+    for (const t of tracked) {
+      if (!t.pointer || !unmerged.has(t.pointerPath)) continue;
+      warn(`${t.pointerPath} is still unmerged in git (both branches changed ${t.dataPath}); ${t.dataPath} now has the data of the pointer in the working tree: \`git add ${shellWord(t.pointerPath)}\` settles on it, and \`dvx status\` lists the other ways out`);
     }
     return m.result;
   } finally {
