@@ -1,4 +1,4 @@
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
+import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DvxError } from '../core/errors.ts';
 
@@ -45,6 +45,11 @@ export async function git(cwd: string, args: string[]): Promise<string> {
 }
 
 /** The top of the git working tree containing `dir`, or undefined outside one. */
+/** Whether git knows `a` as an ancestor of `b` (false also when it does not have `a`). */
+export function isAncestor(root: string, a: string, b: string): boolean {
+  return spawnSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root, stdio: 'ignore' }).status === 0;
+}
+
 export function gitTopLevel(dir: string): string | undefined {
   const out = gitSync(dir, ['rev-parse', '--show-toplevel'], { allowFail: true }).trim();
   return out || undefined;

@@ -5,6 +5,7 @@ import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
 import { gitSync, gitTopLevel } from '../git.ts';
 import { CONFIG_FILE, DVX_DIR, PIPELINE_FILE } from '../workspace/names.ts';
 import { warn } from '../ui.ts';
+import type { HeadMove } from '../hooks/materialize.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
 /**
@@ -32,18 +33,19 @@ async function runHook(name: HookName, args: string[]): Promise<void> {
   const afterCheckout = name === 'post-checkout' || name === 'post-merge' || name === 'post-rewrite';
   if (!existsSync(join(top, DVX_DIR, CONFIG_FILE)) && !(afterCheckout && existsSync(join(top, DVX_DIR)))) return;
   // post-commit acts only on a pipeline or a merge commit: otherwise it need not load the workspace (~0.1 s on every commit).
-  if (name === 'post-commit' && !existsSync(join(top, PIPELINE_FILE)) && !isMergeCommit(top)) return;
+  const merge = name === 'post-commit' ? mergeMove(top) : undefined;
+  if (name === 'post-commit' && !existsSync(join(top, PIPELINE_FILE)) && !merge) return;
   const { Workspace } = await import('../workspace/workspace.ts');
   // The top was just asked of git: do not ask again (each git start costs ~30 ms, on every commit).
   const ws = Workspace.at(realpathSync(top));
   try {
-    await dispatch(ws, name, args);
+    await dispatch(ws, name, args, merge);
   } finally {
     await ws.close();
   }
 }
 
-async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<void> {
+async function dispatch(ws: Workspace, hook: HookName, args: string[], merge: HeadMove | undefined): Promise<void> {
   switch (hook) {
     case 'pre-commit':
       return (await import('../hooks/pre-commit.ts')).preCommit(ws);
@@ -60,20 +62,16 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[]): Promise<
       void args;
       // git runs no post-merge hook for a merge it stopped (a conflict); the commit that concludes it
       // is the first hook after it, so the data the merge brought in is checked out here.
-      if (isMergeCommit(ws.root)) {
-        const { materializeAfterGit } = await import('../hooks/materialize.ts');
-        const firstParent = gitSync(ws.root, ['rev-parse', '-q', '--verify', 'HEAD^1'], { allowFail: true }).trim();
-        const head = gitSync(ws.root, ['rev-parse', '-q', '--verify', 'HEAD'], { allowFail: true }).trim();
-        await materializeAfterGit(ws, firstParent && head ? [{ from: firstParent, to: head }] : []);
-      }
+      if (merge) await (await import('../hooks/materialize.ts')).materializeAfterGit(ws, [merge]);
       return (await import('../hooks/post-commit.ts')).postCommit(ws);
     }
   }
 }
 
-/** HEAD has a second parent: a merge commit (one `git rev-parse`, a few milliseconds). */
-function isMergeCommit(dir: string): boolean {
-  return gitSync(dir, ['rev-parse', '-q', '--verify', 'HEAD^2'], { allowFail: true }).trim() !== '';
+/** For a merge commit at HEAD, the move from its first parent; undefined for any other commit (one git call). */
+function mergeMove(dir: string): HeadMove | undefined {
+  const [head, first, second] = gitSync(dir, ['show', '-s', '--format=%H %P', 'HEAD'], { allowFail: true }).trim().split(' ');
+  return head && first && second ? { from: first, to: head } : undefined;
 }
 
 async function readStdin(): Promise<string> {

@@ -9,17 +9,22 @@ interface InstallOptions extends OutputOptions {
   global?: boolean;
 }
 
-function repoHooksDir(): string {
+function repoTop(): string {
   const top = gitTopLevel(process.cwd());
   if (!top) throw new DvxError('not_a_git_repo', `${process.cwd()} is not inside a git working tree`, 'run it inside the repository, or use --global for every new clone');
+  return top;
+}
+
+function installInRepo() {
+  const top = repoTop();
   // Each clone runs install once: the place to keep its .dvx state ignored even in commits from before `dvx init`.
   excludeCloneState(top);
-  return hooksDir(top);
+  return installHooks(hooksDir(top));
 }
 
 export async function install(opts: InstallOptions): Promise<void> {
   const g = opts.global ? installGlobal() : undefined;
-  const r = g ?? installHooks(repoHooksDir());
+  const r = g ?? installInRepo();
   for (const m of r.missing) warn(`your ${m.hook} hook is a symlink to ${m.target}, which does not exist: like git, the hooks skip it until it does`);
   if (opts.json) return printJson(r);
   info(opts, `dvx hooks ${r.installed.length ? 'installed' : 'refreshed'} in ${r.dir}${r.chained.length ? `\nkept your existing ${r.chained.join(', ')} hook(s): they run first` : ''}`);
@@ -31,7 +36,7 @@ export async function install(opts: InstallOptions): Promise<void> {
 
 export async function uninstall(opts: InstallOptions): Promise<void> {
   const g = opts.global ? uninstallGlobal() : undefined;
-  const r = g ?? uninstallHooks(repoHooksDir());
+  const r = g ?? uninstallHooks(hooksDir(repoTop()));
   if (opts.json) return printJson(r);
   info(opts, r.removed.length ? `removed dvx hooks from ${r.dir}${r.restored.length ? `; restored ${r.restored.join(', ')}` : ''}` : `no dvx hooks in ${r.dir}`);
   if (g) info(opts, g.templateDir ? `init.templateDir is back to ${g.templateDir}` : 'init.templateDir is unset: git uses its default template again');

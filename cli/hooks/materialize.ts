@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer } from '../../core/pointer.ts';
 import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
-import { gitSync } from '../git.ts';
+import { gitSync, isAncestor } from '../git.ts';
 import { diffPointerFilesWithContents } from '../history/git-batch.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
 import { openRemote } from '../remote/resolve.ts';
@@ -122,7 +121,7 @@ export function headMoves(ws: Workspace, hook: 'post-checkout' | 'post-merge' | 
   if (hook === 'post-checkout') {
     const [from = '', to = '', branch] = args;
     if (branch !== '1' || from === to || NO_COMMIT.test(from)) return [];
-    const replaying = rebaseOnto(ws) !== undefined && !isAncestor(ws, from, to);
+    const replaying = rebaseOnto(ws) !== undefined && !isAncestor(ws.root, from, to);
     if (!replaying) add(from, to);
   } else if (hook === 'post-merge') {
     if (args[0] !== '1') add(rev('ORIG_HEAD'), rev('HEAD'));
@@ -147,10 +146,6 @@ function rebaseOnto(ws: Workspace): string | undefined {
     }
   }
   return undefined;
-}
-
-function isAncestor(ws: Workspace, a: string, b: string): boolean {
-  return spawnSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: ws.root, stdio: 'ignore' }).status === 0;
 }
 
 /**

@@ -8,6 +8,7 @@ import { importPack } from '../cache/pack-import.ts';
 import { plural, shellWord } from '../ui.ts';
 import { reachableFrom, type Root } from '../cache/reachable.ts';
 import type { DvxRemote } from './dvx-remote.ts';
+import { splitBySize } from './batches.ts';
 import { runTransfers } from './transfer-queue.ts';
 
 /**
@@ -130,19 +131,5 @@ function batchByCount(ids: string[]): string[][] {
 function batchByBytes(ids: string[], length: (id: string) => number): string[][] {
   const total = ids.reduce((n, id) => n + length(id), 0);
   const target = Math.max(1 << 20, Math.min(Limits.maxFetchBytes / 2, Math.ceil(total / 8)));
-  const out: string[][] = [];
-  let cur: string[] = [];
-  let bytes = 0;
-  for (const id of ids) {
-    const len = length(id);
-    if (cur.length > 0 && (bytes + len > target || cur.length >= Limits.maxIdsPerRequest)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(id);
-    bytes += len;
-  }
-  if (cur.length) out.push(cur);
-  return out;
+  return splitBySize(ids, length, target, Limits.maxIdsPerRequest);
 }

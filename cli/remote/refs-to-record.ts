@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { DvxError } from '../../core/errors.ts';
 import { gitSync } from '../git.ts';
 import type { GitHistory } from '../history/git-history.ts';
@@ -42,11 +41,6 @@ export async function refsToRecord(root: string, history: GitHistory, names: rea
     out.push({ local, name, commit });
   }
   return out;
-}
-
-/** Whether git knows `a` as an ancestor of `b` (false also when it does not have `a`). */
-export function isAncestor(root: string, a: string, b: string): boolean {
-  return spawnSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root, stdio: 'ignore' }).status === 0;
 }
 
 function currentBranch(root: string): string {

@@ -7,6 +7,7 @@ import { syncWorkspaceTracking } from '../tracking/sync.ts';
 import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { DvxRemote } from './dvx-remote.ts';
+import { splitBySize } from './batches.ts';
 import { pushData, type PushDataOptions, type PushSummary } from './push.ts';
 
 /**
@@ -67,7 +68,8 @@ export async function sendCommits(ws: Workspace, history: GitHistory, remote: Dv
   const cache = await ws.cache();
   const data = roots.size > 0 ? await pushData(cache, remote, [...roots.values()], opts) : undefined;
   // The refs go with the last batch (one transaction: they name commits of that request or earlier ones).
-  const all = batches(records);
+  // Parents first, as the records are ordered; the body size is approximate.
+  const all = splitBySize(records, (r) => JSON.stringify(r).length, Commits.maxBodyBytes / 2, Commits.maxPerRequest);
   for (let i = 0; i < all.length; i++) await remote.recordCommits({ commits: all[i]!, refs: i === all.length - 1 ? [...refs] : [] });
   if (all.length === 0 && refs.length > 0) await remote.recordCommits({ commits: [], refs: [...refs] });
   return { commits, data, ...(await syncWorkspaceTracking(ws, remote)) };
@@ -106,23 +108,4 @@ export function pushedInvalidWarner(): (p: InvalidPointer) => void {
 
 function recordPointer(path: string, p: Pointer): RecordPointer {
   return { path, type: p.type, size: p.size, ...(p.files !== undefined ? { files: p.files } : {}), sha256: p.sha256, manifest: p.manifest };
-}
-
-/** Splits records by count and approximate body size, keeping order (parents first). */
-function batches(records: CommitRecord[]): CommitRecord[][] {
-  const out: CommitRecord[][] = [];
-  let cur: CommitRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    const size = JSON.stringify(r).length;
-    if (cur.length > 0 && (cur.length >= Commits.maxPerRequest || bytes + size > Commits.maxBodyBytes / 2)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(r);
-    bytes += size;
-  }
-  if (cur.length) out.push(cur);
-  return out;
 }
