@@ -1,0 +1,125 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GitHistory } from '../cli/history/git-history.ts';
+import { decodePointer, encodePointer } from '../core/pointer.ts';
+
+/**
+ * node --import tsx bench/history-readers.ts [--reps N]
+ *
+ * What pre-push's history read costs with isomorphic-git (object by object,
+ * GitHistory.commit + changes) and with git's plumbing (GitHistory.newCommits +
+ * changesMany, what pre-push uses), on B6's history: 10,000 pointers, then
+ * 1,000 commits (git fast-import) each changing two of them. Each measurement
+ * is a fresh node process, as a hook is: JIT warm-up is part of the cost.
+ * Needs a built dvx (node scripts/build.mjs). Not part of `npm run bench`: it
+ * has no target, it documents a choice (docs/decisions.md).
+ */
+const DVX = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'dvx', 'dvx.js');
+
+async function measure(mode: string, ws: string, base: string): Promise<void> {
+  const t0 = performance.now();
+  const h = GitHistory.open(ws);
+  const tip = (await h.resolve('HEAD'))!;
+  let commits: { sha: string; parents: readonly string[] }[] = [];
+  if (mode === 'isomorphic-git') {
+    for (let c = tip; c !== base; ) {
+      const ci = await h.commit(c);
+      commits.push(ci);
+      c = ci.parents[0]!;
+    }
+    commits.reverse();
+  } else {
+    commits = await h.newCommits([tip], async (shas) => new Set(shas.filter((s) => s === base)));
+  }
+  const t1 = performance.now();
+  let pointers = 0;
+  if (mode === 'isomorphic-git') for (const c of commits) pointers += (await h.changes(c.parents[0], c.sha)).set.size;
+  else for (const ch of await h.changesMany(commits.map((c) => ({ from: c.parents[0], to: c.sha })))) pointers += ch.set.size;
+  const t2 = performance.now();
+  process.stdout.write(JSON.stringify({ commits: commits.length, pointers, walk: (t1 - t0) / 1000, changes: (t2 - t1) / 1000 }));
+}
+
+function bytes(seed: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < length; i += 4) {
+    s = (Math.imul(s ^ (s >>> 15), 2246822519) + 0x9e3779b9) >>> 0;
+    b.writeUInt32LE(s, i - (i + 4 > length ? i + 4 - length : 0));
+  }
+  return b;
+}
+
+/** B6's repository, made the same way (bench/benchmarks/b6-hooks.ts), without hooks or a server. */
+function makeHistory(ws: string): string {
+  const dvx = (args: string[]) => execFileSync(process.execPath, [DVX, ...args], { cwd: ws, stdio: ['ignore', 'ignore', 'inherit'] });
+  const git = (args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8' }).trim();
+  git(['init', '-q', '-b', 'main']);
+  dvx(['init', '-q']);
+  const paths: string[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const p = `data/d${String(Math.floor(i / 100)).padStart(2, '0')}/f${String(i % 100).padStart(3, '0')}.bin`;
+    mkdirSync(join(ws, dirname(p)), { recursive: true });
+    writeFileSync(join(ws, p), bytes(i + 1, 1024 + (i % 3072)));
+    paths.push(p);
+  }
+  writeFileSync(join(ws, 'hot.bin'), bytes(999_999, 64 * 1024));
+  for (let i = 0; i < paths.length; i += 1000) dvx(['add', '-q', ...paths.slice(i, i + 1000)]);
+  dvx(['add', '-q', 'hot.bin']);
+  git(['-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', 'commit', '-qm', 'base']);
+  mkdirSync(join(ws, 'versions'));
+  const vpaths: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    writeFileSync(join(ws, `versions/h${i}.bin`), Buffer.concat([bytes(999_999, 48 * 1024), bytes(500_000 + i, 16 * 1024)]));
+    writeFileSync(join(ws, `versions/f${i}.bin`), bytes(200_000 + i, 1500));
+    vpaths.push(`versions/h${i}.bin`, `versions/f${i}.bin`);
+  }
+  for (let i = 0; i < vpaths.length; i += 1000) dvx(['add', '-q', '--no-git-add', ...vpaths.slice(i, i + 1000)]);
+  const base = git(['rev-parse', 'HEAD']);
+  const now = Math.floor(Date.now() / 1000);
+  const chunks: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const target = paths[(i * 7919) % paths.length]!;
+    const hot = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/h${i}.bin.dvx`))), path: 'hot.bin' });
+    const f = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/f${i}.bin.dvx`))), path: target.slice(target.lastIndexOf('/') + 1) });
+    const msg = `version ${i}\n`;
+    chunks.push(
+      `commit refs/heads/main\ncommitter bench <bench@example.invalid> ${now + i} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`,
+      i === 0 ? `from ${base}\n` : '',
+      `M 100644 inline hot.bin.dvx\ndata ${Buffer.byteLength(hot)}\n${hot}\n`,
+      `M 100644 inline ${target}.dvx\ndata ${Buffer.byteLength(f)}\n${f}\n`,
+    );
+  }
+  const r = spawnSync('git', ['fast-import', '--quiet'], { cwd: ws, input: chunks.join('') });
+  if (r.status !== 0) throw new Error(`git fast-import: ${r.stderr}`);
+  git(['reset', '-q', '--hard', 'main']);
+  return base;
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--measure') {
+  await measure(args[1]!, args[2]!, args[3]!);
+} else {
+  const reps = Number(args[args.indexOf('--reps') + 1]) || 5;
+  const ws = mkdtempSync(join(tmpdir(), 'dvx-history-readers-'));
+  try {
+    process.stderr.write('set-up: 10,000 pointers and 1,000 commits (about a minute)\n');
+    const base = makeHistory(ws);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    process.stdout.write(`| reader | read the commits, s | their pointer changes, s | total, s |\n| --- | --- | --- | --- |\n`);
+    for (const mode of ['isomorphic-git', 'git plumbing']) {
+      const runs = [];
+      for (let i = 0; i < reps; i++) {
+        const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', mode, ws, base], { encoding: 'utf8' });
+        runs.push(JSON.parse(out) as { commits: number; pointers: number; walk: number; changes: number });
+      }
+      if (runs.some((r) => r.commits !== 1000 || r.pointers !== 2000)) throw new Error(`${mode} read ${JSON.stringify(runs[0])}, expected 1,000 commits and 2,000 pointer changes`);
+      const f = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+      process.stdout.write(`| ${mode} | ${f(runs.map((r) => r.walk))} | ${f(runs.map((r) => r.changes))} | ${f(runs.map((r) => r.walk + r.changes))} |\n`);
+    }
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
