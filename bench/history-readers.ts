@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GitHistory } from '../cli/history/git-history.ts';
 import { decodePointer, encodePointer } from '../core/pointer.ts';
+import { bytes } from './benchmarks/b6-hooks.ts';
 
 /**
  * node --import tsx bench/history-readers.ts [--reps N]
@@ -40,16 +41,6 @@ async function measure(mode: string, ws: string, base: string): Promise<void> {
   else for (const ch of await h.changesMany(commits.map((c) => ({ from: c.parents[0], to: c.sha })))) pointers += ch.set.size;
   const t2 = performance.now();
   process.stdout.write(JSON.stringify({ commits: commits.length, pointers, walk: (t1 - t0) / 1000, changes: (t2 - t1) / 1000 }));
-}
-
-function bytes(seed: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(length);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < length; i += 4) {
-    s = (Math.imul(s ^ (s >>> 15), 2246822519) + 0x9e3779b9) >>> 0;
-    b.writeUInt32LE(s, i - (i + 4 > length ? i + 4 - length : 0));
-  }
-  return b;
 }
 
 /** B6's repository, made the same way (bench/benchmarks/b6-hooks.ts), without hooks or a server. */

@@ -30,7 +30,7 @@ const PRE_COMMIT_TARGET_S = 1;
 const PRE_PUSH_TARGET_S = 2;
 
 /** Deterministic bytes, cheap to make: 10,000 small files need no strong PRNG. */
-function bytes(seed: number, length: number): Buffer {
+export function bytes(seed: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
   let s = (seed * 2654435761) >>> 0;
   for (let i = 0; i < length; i += 4) {
