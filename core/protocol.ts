@@ -164,6 +164,13 @@ export type CommitRecord = z.infer<typeof commitRecordSchema>;
 export const refUpdateSchema = z.strictObject({
   name: z.string().check(z.regex(/^refs\/(heads|tags)\/[^\0\s~^:?*[\\]+$/), z.maxLength(1000)),
   sha: z.nullable(gitSha),
+  /**
+   * Compare-and-swap: apply the update only if the ref names this commit now
+   * (null: the ref does not exist); otherwise leave it and list it in
+   * `skipped`. Lets a client undo what it recorded for a push git then
+   * refused, without undoing a newer push recorded meanwhile.
+   */
+  expect: z.optional(z.nullable(gitSha)),
 });
 export type RefUpdate = z.infer<typeof refUpdateSchema>;
 
@@ -173,7 +180,8 @@ export const commitsRequestSchema = z.strictObject({
 });
 export type CommitsRequest = z.input<typeof commitsRequestSchema>;
 
-export const commitsResponseSchema = z.object({ recorded: z.int(), refs: z.int() });
+/** `refs`: updates applied; `skipped` (only when not empty): names of updates whose `expect` did not hold. */
+export const commitsResponseSchema = z.object({ recorded: z.int(), refs: z.int(), skipped: z.optional(z.array(z.string())) });
 export const knownRequestSchema = z.strictObject({ shas: z.array(gitSha).check(z.maxLength(Commits.maxKnownShas)) });
 export const knownResponseSchema = z.object({ known: z.array(gitSha) });
 

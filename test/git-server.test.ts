@@ -446,6 +446,18 @@ for (const backend of BACKENDS) {
     // A ref deletion.
     assert.deepEqual((await postJson(s, token, api(repo, 'commits'), { commits: [], refs: [{ name: 'refs/tags/v1', sha: null }] })).json(), { recorded: 0, refs: 1 });
     assert.deepEqual((await getJson(s, read, api(repo, 'refs'))).refs.map((r: any) => r.name), ['refs/heads/main']);
+
+    // Compare-and-swap: an update with `expect` applies only while the ref names that commit (null: absent).
+    const cas = (refs: object[]) => postJson(s, token, api(repo, 'commits'), { commits: [], refs }).then((r) => r.json());
+    assert.deepEqual(await cas([{ name: 'refs/heads/main', sha: c1, expect: c2 }]), { recorded: 0, refs: 0, skipped: ['refs/heads/main'] });
+    assert.deepEqual(await cas([{ name: 'refs/heads/main', sha: c1, expect: c3 }, { name: 'refs/tags/v1', sha: c2, expect: c1 }, { name: 'refs/tags/v2', sha: c2, expect: null }]), {
+      recorded: 0,
+      refs: 2,
+      skipped: ['refs/tags/v1'],
+    });
+    assert.deepEqual((await getJson(s, read, api(repo, 'refs'))).refs, [{ name: 'refs/heads/main', sha: c1 }, { name: 'refs/tags/v2', sha: c2 }]);
+    assert.deepEqual(await cas([{ name: 'refs/tags/v2', sha: null, expect: c1 }, { name: 'refs/heads/main', sha: null, expect: c1 }]), { recorded: 0, refs: 1, skipped: ['refs/tags/v2'] });
+    assert.deepEqual((await getJson(s, read, api(repo, 'refs'))).refs.map((r: any) => r.name), ['refs/tags/v2']);
   });
 
   test(`a path with 1,000 versions: one request of 1,000 commits, history newest first in pages, datasets at any commit (${backend})`, async (t) => {

@@ -405,6 +405,11 @@ export class CommitIndex {
     this.s.deleteRef.run(rid, name);
   }
 
+  /** The commit a ref names now; undefined if there is no such ref. */
+  refSha(rid: number, name: string): string | undefined {
+    return (this.s.ref.get(rid, name) as { sha: string } | undefined)?.sha;
+  }
+
   cidOf(rid: number, sha: string): number | undefined {
     return this.s.cidOf.get(rid, sha) as number | undefined;
   }

@@ -22,7 +22,10 @@ import { VersionBytes } from './version-bytes.ts';
  */
 export interface RecordOutcome {
   recorded: number;
+  /** ref updates applied */
   refs: number;
+  /** ref updates not applied because the ref did not name their `expect` (present only when some were) */
+  skipped?: string[];
 }
 
 type Base = { kind: 'db'; meta: CommitMeta } | { kind: 'plan'; plan: Plan };
@@ -248,7 +251,14 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
       plan.cid = index.insert(row.rid, commit, now, memo);
       recorded++;
     }
+    let applied = 0;
+    const skipped: string[] = [];
     for (const r of args.refs) {
+      if (r.expect !== undefined && (index.refSha(row.rid, r.name) ?? null) !== r.expect) {
+        skipped.push(r.name);
+        continue;
+      }
+      applied++;
       if (r.sha === null) {
         index.deleteRef(row.rid, r.name);
         continue;
@@ -257,7 +267,7 @@ export async function recordCommits(args: { store: Store; repo: string; commits:
       if (cid === undefined) throw new StoreRefusal(422, 'commit_not_recorded', `ref ${r.name} names commit ${r.sha}, which is not recorded in this repository: send its commit record first (in this request or an earlier one)`);
       index.setRef(row.rid, r.name, cid, now);
     }
-    return { recorded, refs: args.refs.length };
+    return skipped.length > 0 ? { recorded, refs: applied, skipped } : { recorded, refs: applied };
   });
 }
 
