@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
 /**
  * Whether a process with this pid exists. Lock and temp file names carry
  * their writer's pid, so that what a crashed process left behind can be told
@@ -11,4 +15,36 @@ export function processAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** A process's parent and command name (Linux's /proc, else `ps`); undefined if it is gone. */
+function parentOf(pid: number): { ppid: number; comm: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    return { ppid, comm: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync('/proc/self/stat')) return undefined;
+  }
+  const r = spawnSync('ps', ['-o', 'ppid=', '-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' });
+  const m = /^\s*(\d+)\s+(.*)$/.exec(r.stdout?.trim() ?? '');
+  return m ? { ppid: Number(m[1]), comm: basename(m[2]!.trim()) } : undefined;
+}
+
+/**
+ * The nearest ancestor of this process whose command is `name` (at most
+ * `levels` up): a hook finds the git that runs it this way, through the shim
+ * and any hook manager in between.
+ */
+export function ancestorNamed(name: string, levels = 6): number | undefined {
+  let pid = process.ppid;
+  for (let i = 0; i < levels && pid > 1; i++) {
+    const p = parentOf(pid);
+    if (!p) return undefined;
+    if (p.comm === name) return pid;
+    pid = p.ppid;
+  }
+  return undefined;
 }

@@ -13,6 +13,8 @@ import type { Workspace } from '../workspace/workspace.ts';
  * repository without dvx (e.g. hooks installed globally) every hook is a no-op.
  */
 export async function run(name: string, args: string[]): Promise<void> {
+  const { SETTLE_HOOK } = await import('../remote/push-settle.ts');
+  if (name === SETTLE_HOOK) return settlePush(args[0]);
   if (!(HOOK_NAMES as readonly string[]).includes(name)) throw new DvxError('usage', `unknown hook ${JSON.stringify(name)}; dvx handles ${HOOK_NAMES.join(', ')}`);
   if (name === 'pre-commit' || name === 'pre-push') return runHook(name, args);
   // The others run after git has done its work and cannot undo it: a failing exit
@@ -50,7 +52,7 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[], merge: He
     case 'pre-commit':
       return (await import('../hooks/pre-commit.ts')).preCommit(ws);
     case 'pre-push':
-      return (await import('../hooks/pre-push.ts')).prePush(ws, await readStdin());
+      return (await import('../hooks/pre-push.ts')).prePush(ws, await readStdin(), args);
     case 'post-checkout':
     case 'post-merge':
     case 'post-rewrite': {
@@ -65,6 +67,20 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[], merge: He
       if (merge) await (await import('../hooks/materialize.ts')).materializeAfterGit(ws, [merge]);
       return (await import('../hooks/post-commit.ts')).postCommit(ws);
     }
+  }
+}
+
+/** The detached settler pre-push starts (../remote/push-settle.ts): not a git hook, and nobody watches it. */
+async function settlePush(note: string | undefined): Promise<void> {
+  if (!note) throw new DvxError('usage', `dvx hook settle-push needs the note pre-push wrote`);
+  const top = gitTopLevel(process.cwd());
+  if (!top) return;
+  const { Workspace } = await import('../workspace/workspace.ts');
+  const ws = Workspace.at(realpathSync(top));
+  try {
+    await (await import('../remote/push-settle.ts')).settleAfterPush(ws, note);
+  } finally {
+    await ws.close();
   }
 }
 

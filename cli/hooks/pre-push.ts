@@ -1,7 +1,10 @@
 import { DvxError } from '../../core/errors.ts';
 import type { RefUpdate } from '../../core/protocol.ts';
 import { GitHistory, type CommitInfo } from '../history/git-history.ts';
-import { openRemote } from '../remote/resolve.ts';
+import { openRemote, resolveRemote } from '../remote/resolve.ts';
+import { PendingPushes } from '../remote/pending-pushes.ts';
+import { settleBeforePush, startSettler } from '../remote/push-settle.ts';
+import { ancestorNamed } from '../pid.ts';
 import { pushedInvalidWarner, refuseInvalidTips, sendCommits } from '../remote/send-commits.ts';
 import { formatBytes, plural } from '../ui.ts';
 import type { Workspace } from '../workspace/workspace.ts';
@@ -37,9 +40,11 @@ export function parsePushLines(stdin: string): PushLine[] {
     });
 }
 
-export async function prePush(ws: Workspace, stdin: string): Promise<void> {
+export async function prePush(ws: Workspace, stdin: string, args: readonly string[] = []): Promise<void> {
   const lines = parsePushLines(stdin);
   if (lines.length === 0) return;
+  // An earlier push git did not complete may have left refs to set back: before this one records its own.
+  await settleBeforePush(ws);
   const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
   // An annotated tag pushes its tag object: records and refs name the commit it
   // points to (through any chain of tags). A ref to a tree or a blob (git
@@ -70,7 +75,9 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
     return;
   }
   try {
+    const note = noteThePush(ws, resolveRemote(ws).name, args, lines, refs);
     const sent = await sendCommits(ws, history, remote, tips, refs);
+    if (note) startSettler(ws, note);
     if (sent.data && sent.data.uploadedBytes > 0) {
       process.stderr.write(`dvx: pushed data for ${plural(sent.commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(sent.data.uploadedBytes)} in ${plural(sent.data.packs, 'pack')}\n`);
     }
@@ -80,6 +87,29 @@ export async function prePush(ws: Workspace, stdin: string): Promise<void> {
   } finally {
     remote.close();
   }
+}
+
+/**
+ * Leaves the note that lets ./../remote/push-settle.ts undo the refs recorded
+ * here if git then does not push them. Written before anything is recorded,
+ * so that no crash leaves recorded refs without one. Without the `git push`
+ * process to wait for (the hook run by hand) there is nothing to settle.
+ */
+function noteThePush(ws: Workspace, dvxRemote: string, args: readonly string[], lines: readonly PushLine[], refs: readonly RefUpdate[]): string | undefined {
+  const gitPid = ancestorNamed('git');
+  const [remote, url] = args;
+  if (!gitPid || !remote || refs.length === 0) return undefined;
+  const sha = (s: string) => (GitHistory.isZero(s) ? null : s);
+  const line = new Map(lines.map((l) => [l.remoteRef, l]));
+  return PendingPushes.of(ws.root).add({
+    version: 1,
+    gitPid,
+    remote,
+    url: url || remote,
+    dvxRemote,
+    created: new Date().toISOString(),
+    refs: refs.map((r) => ({ name: r.name, pushed: sha(line.get(r.name)!.localSha), sha: r.sha, old: sha(line.get(r.name)!.remoteSha) })),
+  });
 }
 
 export type { CommitInfo };

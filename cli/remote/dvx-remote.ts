@@ -82,7 +82,7 @@ export class DvxRemote {
     return new Map(parsed.data.refs.map((r) => [r.name, r.sha]));
   }
 
-  async recordCommits(body: CommitsRequest): Promise<{ recorded: number; refs: number }> {
+  async recordCommits(body: CommitsRequest): Promise<{ recorded: number; refs: number; skipped?: string[] }> {
     const { data } = await this.http.json<unknown>('POST', `${this.repoPath}/commits`, body);
     const parsed = commitsResponseSchema.safeParse(data);
     if (!parsed.success) throw new DvxError('bad_response', 'the server sent a malformed answer to commit records');
