@@ -74,10 +74,10 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
     }
     return;
   }
+  let note: string | undefined;
   try {
-    const note = noteThePush(ws, resolveRemote(ws).name, args, lines, refs);
+    note = noteThePush(ws, resolveRemote(ws).name, args, lines, refs);
     const sent = await sendCommits(ws, history, remote, tips, refs);
-    if (note) startSettler(ws, note);
     if (sent.data && sent.data.uploadedBytes > 0) {
       process.stderr.write(`dvx: pushed data for ${plural(sent.commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(sent.data.uploadedBytes)} in ${plural(sent.data.packs, 'pack')}\n`);
     }
@@ -86,6 +86,8 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
     throw err;
   } finally {
     remote.close();
+    // Also after a failure: the last request may have recorded the refs before its answer was lost.
+    if (note) startSettler(ws, note);
   }
 }
 
