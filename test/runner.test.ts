@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DVX_BIN, dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
@@ -175,6 +175,34 @@ test('a stage killed with SIGKILL: the run is failed, its outs are not recorded,
   const run = (await dvxJson(ws, ['runs', '--stage', 'victim'])).runs[0];
   assert.equal(run.status, 'failed');
   assert.equal(run.signal, 'SIGKILL');
+});
+
+test('after dvx repro itself is SIGKILLed, the next repro stops the orphaned command, keeps its curve and records the run failed', async (t) => {
+  const ws = await pipeline(t, `stages:\n  victim:\n    cmd: >-\n      if [ -e second ]; then echo fresh > victim.out; else echo partial > victim.out; echo '{"step": 1, "loss": 0.5}' >> "$DVX_METRICS"; echo $$ > victim.pid; sleep 300; echo late > victim.out; fi\n    outs: [victim.out]\n`);
+  const first = spawn(process.execPath, [DVX_BIN, 'repro'], { cwd: ws, env: { ...process.env, DVX_NO_PROGRESS: '1' }, stdio: 'ignore' });
+  const exit = new Promise<void>((r) => first.on('exit', () => r()));
+  for (let i = 0; i < 200 && !existsSync(join(ws, 'victim.pid')); i++) await sleep(50);
+  await sleep(100);
+  first.kill('SIGKILL');
+  await exit;
+  const orphan = Number(readFileSync(join(ws, 'victim.pid'), 'utf8'));
+  t.after(() => alive(orphan) && process.kill(orphan, 'SIGKILL'));
+  assert.ok(alive(orphan), 'the command outlives a SIGKILLed dvx');
+
+  writeFileSync(join(ws, 'second'), '');
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /victim: run [0-9a-f]{8} was interrupted \(dvx repro stopped while it ran\), and its command still ran: stopped it; recorded as failed/);
+  assert.equal(alive(orphan), false);
+  const runs = (await dvxJson(ws, ['runs', '--stage', 'victim'])).runs;
+  assert.deepEqual(runs.map((x: any) => x.status), ['succeeded', 'failed']);
+  assert.match(runs[1].error, /^interrupted: /);
+  assert.notEqual(runs[1].finishedAt, null);
+  assert.deepEqual(runs[1].metrics, { loss: 0.5 });
+  assert.deepEqual(readdirSync(join(ws, '.dvx/tmp')), []);
+  await sleep(300);
+  assert.equal(readFileSync(join(ws, 'victim.out'), 'utf8'), 'fresh\n');
+  assert.equal((await dvx(ws, ['status', 'victim.out'])).code, 0);
 });
 
 test('a second repro refuses (or waits with --wait) while one runs; Ctrl-C stops cleanly', async (t) => {

@@ -18,6 +18,7 @@ import { contentHash } from './content-hash.ts';
 import { runAttempt } from './execute.ts';
 import { Params } from './params.ts';
 import { LOCK_FILE, loadLock, loadPipeline, writeLock } from './pipeline-file.ts';
+import { settleInterruptedRuns } from './interrupted.ts';
 import { ReproLock } from './repro-lock.ts';
 import { staleReasons } from './staleness.ts';
 
@@ -75,6 +76,7 @@ export async function repro(ws: Workspace, store: TrackingStore, opts: ReproOpti
   const log = opts.log ?? (() => {});
   const lock = await ReproLock.acquire(ws.dvxDir, `repro (${opts.trigger})`, { waitMs: opts.waitMs });
   try {
+    if (!opts.dryRun) await settleInterruptedRuns(store, ws.dvxDir, log);
     const pipeline = loadPipeline(ws);
     const selected = select(pipeline, opts.targets);
     if (opts.dryRun) return { pipelineRun: null, outcomes: plan(ws, pipeline, selected, opts.force ?? false), dryRun: true, changedFiles: [] };
