@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { DVX_BIN, dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { request } from './support/http.ts';
+import { startServer } from './support/server.ts';
 
 /** A workspace with a dvx.yaml (and optional files), committed. */
 async function pipeline(t: Parameters<typeof workspace>[0], yaml: string, files: Record<string, string> = {}): Promise<string> {
@@ -203,6 +206,54 @@ test('after dvx repro itself is SIGKILLed, the next repro stops the orphaned com
   await sleep(300);
   assert.equal(readFileSync(join(ws, 'victim.out'), 'utf8'), 'fresh\n');
   assert.equal((await dvx(ws, ['status', 'victim.out'])).code, 0);
+});
+
+test('metrics the server would refuse are named and left out, the rest of their line kept; a push is never blocked by them', async (t) => {
+  const s = await startServer(t, { backend: 'fs' });
+  const py = [
+    'import json, os',
+    'f = open(os.environ["DVX_METRICS"], "a")',
+    'for i in range(3): f.write(json.dumps({"step": i, "loss": float("nan") if i == 1 else 1.0 / (i + 1), "acc": 0.5 + i / 10}) + "\\n")',
+    'f.write("not json\\n")',
+    'f.write(json.dumps({"step": 10**20, "": 1, "k" * 201: 2, "lr": 0.1}) + "\\n")',
+    'json.dump({"auc": float("inf"), "f1": 0.7, "name": "x"}, open("m.json", "w"))',
+  ].join('\n');
+  const ws = await pipeline(t, `stages:\n  m:\n    cmd: python3 m.py\n    metrics: [m.json]\n`, { 'm.py': py });
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /m: metric "loss" at step 1 is NaN \(line 2 of \$DVX_METRICS\): not recorded/);
+  assert.match(r.stderr, /m: a metric has an empty name \(line 5 of \$DVX_METRICS\): not recorded/);
+  assert.match(r.stderr, /m: metric "k{60}…" has a name longer than 200 characters/);
+  assert.match(r.stderr, /m: line 4 of \$DVX_METRICS is not a JSON object: not recorded/);
+  assert.match(r.stderr, /m: metric "auc" is Infinity \(m\.json\): not recorded/);
+  const run = (await dvxJson(ws, ['runs'])).runs[0];
+  const shown = await dvxJson(ws, ['runs', 'show', run.id]);
+  const curve = (key: string) => shown.metrics.filter((m: any) => m.key === key).map((m: any) => [m.step, m.value]);
+  assert.deepEqual(curve('acc'), [[0, 0.5], [1, 0.6], [2, 0.7]]);
+  assert.deepEqual(curve('loss'), [[0, 1], [2, 1 / 3]]);
+  assert.deepEqual(curve('lr'), [[null, 0.1]]);
+  assert.deepEqual(run.metrics, { acc: 0.7, f1: 0.7, loss: 1 / 3, lr: 0.1 });
+
+  // A store an older dvx filled with such a point still pushes (without it).
+  const db = new Database(join(ws, '.dvx/tracking.sqlite'));
+  db.prepare('INSERT INTO metrics (run, key, value, step, time) VALUES (?, ?, ?, ?, ?)').run(run.id, '', 1, null, Date.now());
+  db.close();
+  await dvxOk(ws, ['remote', 'add', 'origin', `${s.url}/metrics`]);
+  const pushed = await dvxJson(ws, ['push'], { DVX_TOKEN: await s.token('metrics', 'write') });
+  assert.equal(pushed.runs, 1);
+  const a = await request(s.url, `/api/v1/repos/metrics/runs/${run.id}`, { token: s.adminToken });
+  assert.equal(a.status, 200, a.text());
+  assert.deepEqual([...new Set((a.json() as any).metrics.map((m: any) => m.key))].sort(), ['acc', 'f1', 'loss', 'lr']);
+});
+
+test('a metrics file that holds no named numbers fails its stage, and leaves its outs untracked', async (t) => {
+  const ws = await pipeline(t, `stages:\n  score:\n    cmd: echo 0.93 > score.txt && echo model > model.bin\n    outs: [model.bin]\n    metrics: [score.txt]\n`);
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /score: failed after its command succeeded: score\.txt holds a number, not an object of named numbers/);
+  assert.ok(!existsSync(join(ws, 'model.bin.dvx')));
+  assert.ok(!existsSync(join(ws, 'dvx.lock')));
+  assert.equal(git(ws, ['diff', '--cached', '--name-only']), '');
 });
 
 test('a second repro refuses (or waits with --wait) while one runs; Ctrl-C stops cleanly', async (t) => {

@@ -24,8 +24,9 @@ export async function settleInterruptedRuns(store: TrackingStore, dvxDir: string
   const stopped = await stopLeftoverCommands(new Set(orphans.map((r) => r.id)));
   for (const r of orphans) {
     const metricsPath = join(dvxDir, 'tmp', `metrics-${r.id}.jsonl`);
-    const { points } = readMetricsStream(metricsPath, r.startedAt);
+    const { points, problems } = readMetricsStream(metricsPath, r.startedAt);
     store.addMetrics(r.id, points);
+    for (const p of problems) log(`${r.stage}: ${p}`);
     // The last sign of life is a better end time than now, which may be days later.
     const finishedAt = Math.max(r.startedAt, mtimeOf(r.logPath), mtimeOf(metricsPath));
     rmSync(metricsPath, { force: true });

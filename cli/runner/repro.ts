@@ -262,6 +262,7 @@ class Run {
       // Whatever happened, keep the curve the command logged.
       const stream = readMetricsStream(metricsPath, started);
       this.store.addMetrics(runId, stream.points);
+      this.reportMetricProblems(stage, stream.problems);
       rmSync(metricsPath, { force: true });
       if (r.status === 'succeeded') {
         try {
@@ -325,6 +326,11 @@ class Run {
     return { direction: 'in', path, type: t.pointer.type, sha256: t.pointer.sha256, manifest: t.pointer.manifest, size: t.pointer.size };
   }
 
+  private reportMetricProblems(stage: Stage, problems: string[]): void {
+    for (const p of problems.slice(0, 5)) this.log(`${stage.name}: ${p}`);
+    if (problems.length > 5) this.log(`${stage.name}: ${problems.length - 5} more metrics not recorded`);
+  }
+
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.critical.then(fn, fn);
     this.critical = next.catch(() => {});
@@ -336,6 +342,13 @@ class Run {
     const stats = this.ws.statCache();
     for (const o of stage.outs) {
       if (!contentHash(this.ws, stats, o)) throw new DvxError('missing_out', `the command succeeded but did not write its out ${o}`);
+    }
+    // Read before any pointer is written: a metrics file that fails the stage must leave its outs untracked.
+    const metrics: MetricPoint[] = [];
+    for (const m of stage.metrics) {
+      const reading = readMetricsFile(this.ws.abs(m), m, started);
+      metrics.push(...reading.points);
+      this.reportMetricProblems(stage, reading.problems);
     }
     const cache = await this.ws.cache();
     if (!this.snap) {
@@ -355,8 +368,6 @@ class Run {
       this.changedFiles.add(this.ws.writePointer(s.dataPath, s.pointer));
       this.changedFiles.add(this.ws.ignoreDataPath(s.dataPath));
     }
-    const metrics: MetricPoint[] = [];
-    for (const m of stage.metrics) metrics.push(...readMetricsFile(this.ws.abs(m), m, started));
     this.store.addMetrics(runId, metrics);
     this.store.addArtifacts(runId, artifacts);
     this.locks.set(stage.name, { cmd: stage.cmd, deps, params, outs });
