@@ -285,6 +285,10 @@ test('dvx.yaml errors are clear: unknown keys, cycles, two writers, missing deps
     ['stages:\n  a:\n    cmd: x\n    timeout: soon\n', /timeout/],
     ['stages:\n  a:\n    cmd: x\n    params: [train.missing]\n', /uses param train\.missing, which params\.yaml does not have/],
     ['stages:\n  a:\n    cmd: x\n    outs: [../escape]\n', /path "\.\.\/escape" has a '\.\.' segment/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [.dvx/cache/x]\n', /stage a: out \.dvx\/cache\/x is inside \.dvx\/, which dvx does not track/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [.git/hooks]\n', /stage a: out \.git\/hooks is inside \.git\//],
+    ['stages:\n  a:\n    cmd: x\n    outs: [data.dvx]\n', /stage a: out data\.dvx ends in \.dvx, the name of a pointer file/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [dvx.lock]\n', /stage a: out dvx\.lock is dvx\.lock, which the runner reads and git must keep/],
   ];
   for (const [yaml, message] of cases) {
     const ws = await pipeline(t, yaml, { 'params.yaml': 'train:\n  lr: 1\n' });
@@ -292,6 +296,16 @@ test('dvx.yaml errors are clear: unknown keys, cycles, two writers, missing deps
     assert.notEqual(r.code, 0, yaml);
     assert.match(r.stderr, message, yaml);
   }
+});
+
+test('a stage whose wdir does not exist fails with a message that names it; the summary spells up-to-date', async (t) => {
+  const ws = await pipeline(t, `stages:\n  ok:\n    cmd: echo 1 > ok.out\n    outs: [ok.out]\n  lost:\n    cmd: echo 1 > x.out\n    wdir: no/such/dir\n    outs: [no/such/dir/x.out]\n`);
+  await dvx(ws, ['repro', 'ok']);
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /lost: failed: wdir no\/such\/dir of stage lost is not a directory/);
+  assert.doesNotMatch(r.stderr, /ENOENT/);
+  assert.match(r.stdout, /pipeline run [0-9a-f-]+: lost failed, ok up-to-date\n/);
 });
 
 test('lineage both ways, OpenLineage events, and models tied to their run', async (t) => {

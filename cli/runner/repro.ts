@@ -14,6 +14,7 @@ import type { Artifact, MetricPoint, RunStatus, TrackingStore } from '../trackin
 import { Snapshotter } from '../workspace/snapshot.ts';
 import { pathStatus } from '../workspace/status.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import { statOrMissing } from '../workspace/content.ts';
 import { contentHash } from './content-hash.ts';
 import { runAttempt } from './execute.ts';
 import { Params } from './params.ts';
@@ -202,7 +203,7 @@ class Run {
     const stage = this.pipeline.stages.get(name)!;
     const id = this.store.recordSkipped({ pipelineRun: this.ensurePipelineRun(), stage: name, cmd: stage.cmd, commit: this.opts.commit ?? null, status: result, error: why });
     this.outcomes.set(name, { stage: name, result, reasons: [], attempts: 0, runIds: [id], error: why });
-    this.log(`${name}: ${result.replace('_', '-')} (${why})`);
+    this.log(`${name}: ${result.replaceAll('_', '-')} (${why})`);
   }
 
   private async runStage(stage: Stage): Promise<void> {
@@ -236,6 +237,10 @@ class Run {
     try {
       params = this.params.values(stage.params, stage.name);
       inputs = await this.inputs(stage);
+      // Else the spawn fails with a bare "spawn /bin/sh ENOENT".
+      if (stage.wdir !== undefined && !statOrMissing(this.ws.abs(stage.wdir))?.isDirectory()) {
+        throw new DvxError('bad_wdir', `wdir ${stage.wdir} of stage ${stage.name} is not a directory`, `create it, or fix the stage's wdir in dvx.yaml (it is relative to the repository root)`);
+      }
     } catch (err) {
       this.fail(stage, reasons, err);
       return;
