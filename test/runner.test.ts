@@ -308,6 +308,25 @@ test('a stage whose wdir does not exist fails with a message that names it; the 
   assert.match(r.stdout, /pipeline run [0-9a-f-]+: lost failed, ok up-to-date\n/);
 });
 
+test('runs show takes an id prefix literally and says whether it matched none or several', async (t) => {
+  const ws = await pipeline(t, `stages:\n  a:\n    cmd: echo 1 > a.out\n    outs: [a.out]\n`);
+  await dvxOk(ws, ['repro']);
+  const id = (await dvxJson(ws, ['runs'])).runs[0].id as string;
+  for (const prefix of ['', '%', '_', `${id.slice(0, 4)}%`]) {
+    const r = await dvx(ws, ['runs', 'show', prefix]);
+    assert.equal(r.code, 1, `prefix ${JSON.stringify(prefix)}: ${r.stdout}`);
+    assert.match(r.stderr, /no run id starts with/);
+  }
+  assert.equal((await dvxJson(ws, ['runs', 'show', id.slice(0, 6)])).id, id);
+  const db = new Database(join(ws, '.dvx/tracking.sqlite'));
+  const twin = `${id.slice(0, 8)}-0000-4000-8000-000000000000`;
+  db.prepare("INSERT INTO stage_runs (id, pipeline_run, stage, attempt, status, started_at, cmd) SELECT ?, pipeline_run, stage, attempt, status, started_at, cmd FROM stage_runs WHERE id = ?").run(twin, id);
+  db.close();
+  const r = await dvx(ws, ['runs', 'show', id.slice(0, 8)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /more than one run id starts with/);
+});
+
 test('lineage both ways, OpenLineage events, and models tied to their run', async (t) => {
   const ws = await pipeline(t, CHAIN, { 'params.yaml': 'train:\n  lr: 0.1\n' });
   writeFileSync(join(ws, 'raw.txt'), 'raw data\n');

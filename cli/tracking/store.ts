@@ -158,9 +158,11 @@ export class TrackingStore {
     })();
   }
 
-  run(id: string): StageRun | undefined {
-    const r = this.db.prepare('SELECT * FROM stage_runs WHERE id = ? OR id LIKE ?').all(id, `${id}%`) as StageRunRow[];
-    return r.length === 1 ? toRun(r[0]!) : undefined;
+  /** Runs whose id starts with `prefix`, taken literally (LIKE would read `%` and `_` as wildcards); none for an empty one. */
+  runsByPrefix(prefix: string): StageRun[] {
+    if (prefix.length === 0) return [];
+    const rows = this.db.prepare('SELECT * FROM stage_runs WHERE id = ? OR substr(id, 1, length(?)) = ? LIMIT 2').all(prefix, prefix, prefix) as StageRunRow[];
+    return rows.map(toRun);
   }
 
   runs(filter: { stage?: string; status?: string; limit?: number; pipelineRun?: string } = {}): StageRun[] {
