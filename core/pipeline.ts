@@ -86,6 +86,12 @@ export function parsePipeline(text: string, file: string, exists: (path: string)
   for (const [name, s] of Object.entries(parsed.data.stages)) {
     stages.set(name, { ...s, name, deps: s.deps.map(norm), outs: s.outs.map(norm), metrics: s.metrics.map(norm) });
   }
+  for (const s of stages.values()) {
+    for (const o of s.outs) {
+      const problem = outProblem(o);
+      if (problem) throw new DvxError('bad_pipeline', `${file}: stage ${s.name}: out ${o} ${problem}`, 'name the data the stage writes, elsewhere in the repository');
+    }
+  }
   // Who writes what: one writer per out, and no out inside another's.
   const producer = new Map<string, string>();
   for (const s of stages.values()) {
@@ -110,6 +116,15 @@ export function parsePipeline(text: string, file: string, exists: (path: string)
     upstream.set(s.name, [...ups]);
   }
   return { stages, upstream, order: topoOrder(file, stages, upstream) };
+}
+
+/** Outs dvx would track over its own files, or git's: their pointers and .gitignore entries would break them. */
+function outProblem(out: string): string | undefined {
+  const first = out.split('/')[0]!;
+  if (first === '.git' || first === '.dvx') return `is inside ${first}/, which dvx does not track`;
+  if (out.endsWith('.dvx')) return 'ends in .dvx, the name of a pointer file';
+  if (['dvx.yaml', 'dvx.lock', 'params.yaml'].includes(out)) return `is ${out}, which the runner reads and git must keep`;
+  return undefined;
 }
 
 function topoOrder(file: string, stages: Map<string, Stage>, upstream: Map<string, string[]>): string[] {

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { DVX_BIN, dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
+import { request } from './support/http.ts';
+import { startServer } from './support/server.ts';
 
 /** A workspace with a dvx.yaml (and optional files), committed. */
 async function pipeline(t: Parameters<typeof workspace>[0], yaml: string, files: Record<string, string> = {}): Promise<string> {
@@ -177,6 +180,82 @@ test('a stage killed with SIGKILL: the run is failed, its outs are not recorded,
   assert.equal(run.signal, 'SIGKILL');
 });
 
+test('after dvx repro itself is SIGKILLed, the next repro stops the orphaned command, keeps its curve and records the run failed', async (t) => {
+  const ws = await pipeline(t, `stages:\n  victim:\n    cmd: >-\n      if [ -e second ]; then echo fresh > victim.out; else echo partial > victim.out; echo '{"step": 1, "loss": 0.5}' >> "$DVX_METRICS"; echo $$ > victim.pid; sleep 300; echo late > victim.out; fi\n    outs: [victim.out]\n`);
+  const first = spawn(process.execPath, [DVX_BIN, 'repro'], { cwd: ws, env: { ...process.env, DVX_NO_PROGRESS: '1' }, stdio: 'ignore' });
+  const exit = new Promise<void>((r) => first.on('exit', () => r()));
+  for (let i = 0; i < 200 && !existsSync(join(ws, 'victim.pid')); i++) await sleep(50);
+  await sleep(100);
+  first.kill('SIGKILL');
+  await exit;
+  const orphan = Number(readFileSync(join(ws, 'victim.pid'), 'utf8'));
+  t.after(() => alive(orphan) && process.kill(orphan, 'SIGKILL'));
+  assert.ok(alive(orphan), 'the command outlives a SIGKILLed dvx');
+
+  writeFileSync(join(ws, 'second'), '');
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /victim: run [0-9a-f]{8} was interrupted \(dvx repro stopped while it ran\), and its command still ran: stopped it; recorded as failed/);
+  assert.equal(alive(orphan), false);
+  const runs = (await dvxJson(ws, ['runs', '--stage', 'victim'])).runs;
+  assert.deepEqual(runs.map((x: any) => x.status), ['succeeded', 'failed']);
+  assert.match(runs[1].error, /^interrupted: /);
+  assert.notEqual(runs[1].finishedAt, null);
+  assert.deepEqual(runs[1].metrics, { loss: 0.5 });
+  assert.deepEqual(readdirSync(join(ws, '.dvx/tmp')), []);
+  await sleep(300);
+  assert.equal(readFileSync(join(ws, 'victim.out'), 'utf8'), 'fresh\n');
+  assert.equal((await dvx(ws, ['status', 'victim.out'])).code, 0);
+});
+
+test('metrics the server would refuse are named and left out, the rest of their line kept; a push is never blocked by them', async (t) => {
+  const s = await startServer(t, { backend: 'fs' });
+  const py = [
+    'import json, os',
+    'f = open(os.environ["DVX_METRICS"], "a")',
+    'for i in range(3): f.write(json.dumps({"step": i, "loss": float("nan") if i == 1 else 1.0 / (i + 1), "acc": 0.5 + i / 10}) + "\\n")',
+    'f.write("not json\\n")',
+    'f.write(json.dumps({"step": 10**20, "": 1, "k" * 201: 2, "lr": 0.1}) + "\\n")',
+    'json.dump({"auc": float("inf"), "f1": 0.7, "name": "x"}, open("m.json", "w"))',
+  ].join('\n');
+  const ws = await pipeline(t, `stages:\n  m:\n    cmd: python3 m.py\n    metrics: [m.json]\n`, { 'm.py': py });
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /m: metric "loss" at step 1 is NaN \(line 2 of \$DVX_METRICS\): not recorded/);
+  assert.match(r.stderr, /m: a metric has an empty name \(line 5 of \$DVX_METRICS\): not recorded/);
+  assert.match(r.stderr, /m: metric "k{60}…" has a name longer than 200 characters/);
+  assert.match(r.stderr, /m: line 4 of \$DVX_METRICS is not a JSON object: not recorded/);
+  assert.match(r.stderr, /m: metric "auc" is Infinity \(m\.json\): not recorded/);
+  const run = (await dvxJson(ws, ['runs'])).runs[0];
+  const shown = await dvxJson(ws, ['runs', 'show', run.id]);
+  const curve = (key: string) => shown.metrics.filter((m: any) => m.key === key).map((m: any) => [m.step, m.value]);
+  assert.deepEqual(curve('acc'), [[0, 0.5], [1, 0.6], [2, 0.7]]);
+  assert.deepEqual(curve('loss'), [[0, 1], [2, 1 / 3]]);
+  assert.deepEqual(curve('lr'), [[null, 0.1]]);
+  assert.deepEqual(run.metrics, { acc: 0.7, f1: 0.7, loss: 1 / 3, lr: 0.1 });
+
+  // A store an older dvx filled with such a point still pushes (without it).
+  const db = new Database(join(ws, '.dvx/tracking.sqlite'));
+  db.prepare('INSERT INTO metrics (run, key, value, step, time) VALUES (?, ?, ?, ?, ?)').run(run.id, '', 1, null, Date.now());
+  db.close();
+  await dvxOk(ws, ['remote', 'add', 'origin', `${s.url}/metrics`]);
+  const pushed = await dvxJson(ws, ['push'], { DVX_TOKEN: await s.token('metrics', 'write') });
+  assert.equal(pushed.runs, 1);
+  const a = await request(s.url, `/api/v1/repos/metrics/runs/${run.id}`, { token: s.adminToken });
+  assert.equal(a.status, 200, a.text());
+  assert.deepEqual([...new Set((a.json() as any).metrics.map((m: any) => m.key))].sort(), ['acc', 'f1', 'loss', 'lr']);
+});
+
+test('a metrics file that holds no named numbers fails its stage, and leaves its outs untracked', async (t) => {
+  const ws = await pipeline(t, `stages:\n  score:\n    cmd: echo 0.93 > score.txt && echo model > model.bin\n    outs: [model.bin]\n    metrics: [score.txt]\n`);
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /score: failed after its command succeeded: score\.txt holds a number, not an object of named numbers/);
+  assert.ok(!existsSync(join(ws, 'model.bin.dvx')));
+  assert.ok(!existsSync(join(ws, 'dvx.lock')));
+  assert.equal(git(ws, ['diff', '--cached', '--name-only']), '');
+});
+
 test('a second repro refuses (or waits with --wait) while one runs; Ctrl-C stops cleanly', async (t) => {
   const ws = await pipeline(t, `stages:\n  slow:\n    cmd: (sleep 300 & echo $! > slow.pid; wait)\n    outs: [slow.out]\n`);
   const first = spawn(process.execPath, [DVX_BIN, 'repro'], { cwd: ws, env: { ...process.env, DVX_NO_PROGRESS: '1' } });
@@ -206,6 +285,10 @@ test('dvx.yaml errors are clear: unknown keys, cycles, two writers, missing deps
     ['stages:\n  a:\n    cmd: x\n    timeout: soon\n', /timeout/],
     ['stages:\n  a:\n    cmd: x\n    params: [train.missing]\n', /uses param train\.missing, which params\.yaml does not have/],
     ['stages:\n  a:\n    cmd: x\n    outs: [../escape]\n', /path "\.\.\/escape" has a '\.\.' segment/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [.dvx/cache/x]\n', /stage a: out \.dvx\/cache\/x is inside \.dvx\/, which dvx does not track/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [.git/hooks]\n', /stage a: out \.git\/hooks is inside \.git\//],
+    ['stages:\n  a:\n    cmd: x\n    outs: [data.dvx]\n', /stage a: out data\.dvx ends in \.dvx, the name of a pointer file/],
+    ['stages:\n  a:\n    cmd: x\n    outs: [dvx.lock]\n', /stage a: out dvx\.lock is dvx\.lock, which the runner reads and git must keep/],
   ];
   for (const [yaml, message] of cases) {
     const ws = await pipeline(t, yaml, { 'params.yaml': 'train:\n  lr: 1\n' });
@@ -213,6 +296,35 @@ test('dvx.yaml errors are clear: unknown keys, cycles, two writers, missing deps
     assert.notEqual(r.code, 0, yaml);
     assert.match(r.stderr, message, yaml);
   }
+});
+
+test('a stage whose wdir does not exist fails with a message that names it; the summary spells up-to-date', async (t) => {
+  const ws = await pipeline(t, `stages:\n  ok:\n    cmd: echo 1 > ok.out\n    outs: [ok.out]\n  lost:\n    cmd: echo 1 > x.out\n    wdir: no/such/dir\n    outs: [no/such/dir/x.out]\n`);
+  await dvx(ws, ['repro', 'ok']);
+  const r = await dvx(ws, ['repro']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /lost: failed: wdir no\/such\/dir of stage lost is not a directory/);
+  assert.doesNotMatch(r.stderr, /ENOENT/);
+  assert.match(r.stdout, /pipeline run [0-9a-f-]+: lost failed, ok up-to-date\n/);
+});
+
+test('runs show takes an id prefix literally and says whether it matched none or several', async (t) => {
+  const ws = await pipeline(t, `stages:\n  a:\n    cmd: echo 1 > a.out\n    outs: [a.out]\n`);
+  await dvxOk(ws, ['repro']);
+  const id = (await dvxJson(ws, ['runs'])).runs[0].id as string;
+  for (const prefix of ['', '%', '_', `${id.slice(0, 4)}%`]) {
+    const r = await dvx(ws, ['runs', 'show', prefix]);
+    assert.equal(r.code, 1, `prefix ${JSON.stringify(prefix)}: ${r.stdout}`);
+    assert.match(r.stderr, /no run id starts with/);
+  }
+  assert.equal((await dvxJson(ws, ['runs', 'show', id.slice(0, 6)])).id, id);
+  const db = new Database(join(ws, '.dvx/tracking.sqlite'));
+  const twin = `${id.slice(0, 8)}-0000-4000-8000-000000000000`;
+  db.prepare("INSERT INTO stage_runs (id, pipeline_run, stage, attempt, status, started_at, cmd) SELECT ?, pipeline_run, stage, attempt, status, started_at, cmd FROM stage_runs WHERE id = ?").run(twin, id);
+  db.close();
+  const r = await dvx(ws, ['runs', 'show', id.slice(0, 8)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /more than one run id starts with/);
 });
 
 test('lineage both ways, OpenLineage events, and models tied to their run', async (t) => {

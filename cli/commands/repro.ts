@@ -44,7 +44,7 @@ export async function run(stages: string[], opts: ReproCommandOptions): Promise<
     if (failed.length > 0) {
       const cancelled = failed.some((o) => o.result === 'cancelled');
       if (cancelled) process.exitCode = 130;
-      throw new DvxError(cancelled ? 'cancelled' : 'stage_failed', `${plural(failed.length, 'stage')} did not succeed: ${failed.map((o) => `${o.stage} (${o.result.replace('_', '-')})`).join(', ')}`, 'see `dvx runs` and the logs it names');
+      throw new DvxError(cancelled ? 'cancelled' : 'stage_failed', `${plural(failed.length, 'stage')} did not succeed: ${failed.map((o) => `${o.stage} (${o.result.replaceAll('_', '-')})`).join(', ')}`, 'see `dvx runs` and the logs it names');
     }
   } finally {
     store.close();
@@ -60,7 +60,7 @@ function report(r: ReproResult, opts: OutputOptions): void {
   }
   const ran = r.outcomes.filter((o) => o.result !== 'up_to_date');
   if (ran.length === 0) return info(opts, 'everything is up to date');
-  info(opts, `pipeline run ${r.pipelineRun}: ${r.outcomes.map((o) => `${o.stage} ${o.result.replace('_', '-')}`).join(', ')}`);
+  info(opts, `pipeline run ${r.pipelineRun}: ${r.outcomes.map((o) => `${o.stage} ${o.result.replaceAll('_', '-')}`).join(', ')}`);
   if (r.changedFiles.length) info(opts, `staged for your next commit: ${r.changedFiles.join(', ')}`);
 }
 

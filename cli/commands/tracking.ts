@@ -49,8 +49,10 @@ export async function runs(opts: RunsOptions): Promise<void> {
 
 export async function showRun(id: string, opts: OutputOptions): Promise<void> {
   await withStore((_ws, store) => {
-    const r = store.run(id);
-    if (!r) throw new DvxError('no_such_run', `no run ${id} (or the prefix is ambiguous)`, 'see `dvx runs`');
+    const found = store.runsByPrefix(id);
+    if (found.length > 1) throw new DvxError('ambiguous_run', `more than one run id starts with ${JSON.stringify(id)}`, 'give more of the id (see `dvx runs`)');
+    const r = found[0];
+    if (!r) throw new DvxError('no_such_run', `no run id starts with ${JSON.stringify(id)}`, 'see `dvx runs`');
     const artifacts = store.artifacts(r.id);
     const metrics = store.metrics(r.id);
     if (opts.json) return printJson({ ...r, startedAt: iso(r.startedAt), finishedAt: iso(r.finishedAt), inputs: artifacts.filter((a) => a.direction === 'in'), outputs: artifacts.filter((a) => a.direction === 'out'), metrics });

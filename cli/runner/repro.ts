@@ -14,10 +14,12 @@ import type { Artifact, MetricPoint, RunStatus, TrackingStore } from '../trackin
 import { Snapshotter } from '../workspace/snapshot.ts';
 import { pathStatus } from '../workspace/status.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import { statOrMissing } from '../workspace/content.ts';
 import { contentHash } from './content-hash.ts';
 import { runAttempt } from './execute.ts';
 import { Params } from './params.ts';
 import { LOCK_FILE, loadLock, loadPipeline, writeLock } from './pipeline-file.ts';
+import { settleInterruptedRuns } from './interrupted.ts';
 import { ReproLock } from './repro-lock.ts';
 import { staleReasons } from './staleness.ts';
 
@@ -75,6 +77,7 @@ export async function repro(ws: Workspace, store: TrackingStore, opts: ReproOpti
   const log = opts.log ?? (() => {});
   const lock = await ReproLock.acquire(ws.dvxDir, `repro (${opts.trigger})`, { waitMs: opts.waitMs });
   try {
+    if (!opts.dryRun) await settleInterruptedRuns(store, ws.dvxDir, log);
     const pipeline = loadPipeline(ws);
     const selected = select(pipeline, opts.targets);
     if (opts.dryRun) return { pipelineRun: null, outcomes: plan(ws, pipeline, selected, opts.force ?? false), dryRun: true, changedFiles: [] };
@@ -200,7 +203,7 @@ class Run {
     const stage = this.pipeline.stages.get(name)!;
     const id = this.store.recordSkipped({ pipelineRun: this.ensurePipelineRun(), stage: name, cmd: stage.cmd, commit: this.opts.commit ?? null, status: result, error: why });
     this.outcomes.set(name, { stage: name, result, reasons: [], attempts: 0, runIds: [id], error: why });
-    this.log(`${name}: ${result.replace('_', '-')} (${why})`);
+    this.log(`${name}: ${result.replaceAll('_', '-')} (${why})`);
   }
 
   private async runStage(stage: Stage): Promise<void> {
@@ -234,6 +237,10 @@ class Run {
     try {
       params = this.params.values(stage.params, stage.name);
       inputs = await this.inputs(stage);
+      // Else the spawn fails with a bare "spawn /bin/sh ENOENT".
+      if (stage.wdir !== undefined && !statOrMissing(this.ws.abs(stage.wdir))?.isDirectory()) {
+        throw new DvxError('bad_wdir', `wdir ${stage.wdir} of stage ${stage.name} is not a directory`, `create it, or fix the stage's wdir in dvx.yaml (it is relative to the repository root)`);
+      }
     } catch (err) {
       this.fail(stage, reasons, err);
       return;
@@ -260,6 +267,7 @@ class Run {
       // Whatever happened, keep the curve the command logged.
       const stream = readMetricsStream(metricsPath, started);
       this.store.addMetrics(runId, stream.points);
+      this.reportMetricProblems(stage, stream.problems);
       rmSync(metricsPath, { force: true });
       if (r.status === 'succeeded') {
         try {
@@ -323,6 +331,11 @@ class Run {
     return { direction: 'in', path, type: t.pointer.type, sha256: t.pointer.sha256, manifest: t.pointer.manifest, size: t.pointer.size };
   }
 
+  private reportMetricProblems(stage: Stage, problems: string[]): void {
+    for (const p of problems.slice(0, 5)) this.log(`${stage.name}: ${p}`);
+    if (problems.length > 5) this.log(`${stage.name}: ${problems.length - 5} more metrics not recorded`);
+  }
+
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.critical.then(fn, fn);
     this.critical = next.catch(() => {});
@@ -334,6 +347,13 @@ class Run {
     const stats = this.ws.statCache();
     for (const o of stage.outs) {
       if (!contentHash(this.ws, stats, o)) throw new DvxError('missing_out', `the command succeeded but did not write its out ${o}`);
+    }
+    // Read before any pointer is written: a metrics file that fails the stage must leave its outs untracked.
+    const metrics: MetricPoint[] = [];
+    for (const m of stage.metrics) {
+      const reading = readMetricsFile(this.ws.abs(m), m, started);
+      metrics.push(...reading.points);
+      this.reportMetricProblems(stage, reading.problems);
     }
     const cache = await this.ws.cache();
     if (!this.snap) {
@@ -353,8 +373,6 @@ class Run {
       this.changedFiles.add(this.ws.writePointer(s.dataPath, s.pointer));
       this.changedFiles.add(this.ws.ignoreDataPath(s.dataPath));
     }
-    const metrics: MetricPoint[] = [];
-    for (const m of stage.metrics) metrics.push(...readMetricsFile(this.ws.abs(m), m, started));
     this.store.addMetrics(runId, metrics);
     this.store.addArtifacts(runId, artifacts);
     this.locks.set(stage.name, { cmd: stage.cmd, deps, params, outs });

@@ -133,8 +133,15 @@ export class TrackingStore {
     return id;
   }
 
-  finishStageRun(id: string, r: { status: RunStatus; exitCode: number | null; signal: string | null; error?: string | null }): void {
-    this.db.prepare('UPDATE stage_runs SET status = ?, finished_at = ?, exit_code = ?, signal = ?, error = ? WHERE id = ?').run(r.status, Date.now(), r.exitCode, r.signal, r.error ?? null, id);
+  finishStageRun(id: string, r: { status: RunStatus; exitCode: number | null; signal: string | null; error?: string | null; finishedAt?: number }): void {
+    this.db.prepare('UPDATE stage_runs SET status = ?, finished_at = ?, exit_code = ?, signal = ?, error = ? WHERE id = ?').run(r.status, r.finishedAt ?? Date.now(), r.exitCode, r.signal, r.error ?? null, id);
+  }
+
+  /** Pipeline runs a killed repro left `running`: failed, ending with their last stage run. */
+  finishInterruptedPipelineRuns(): void {
+    this.db
+      .prepare(`UPDATE pipeline_runs SET status = 'failed', finished_at = max(started_at, coalesce((SELECT max(finished_at) FROM stage_runs WHERE pipeline_run = pipeline_runs.id), 0)) WHERE status = 'running'`)
+      .run();
   }
 
   addArtifacts(run: string, artifacts: Artifact[]): void {
@@ -151,9 +158,11 @@ export class TrackingStore {
     })();
   }
 
-  run(id: string): StageRun | undefined {
-    const r = this.db.prepare('SELECT * FROM stage_runs WHERE id = ? OR id LIKE ?').all(id, `${id}%`) as StageRunRow[];
-    return r.length === 1 ? toRun(r[0]!) : undefined;
+  /** Runs whose id starts with `prefix`, taken literally (LIKE would read `%` and `_` as wildcards); none for an empty one. */
+  runsByPrefix(prefix: string): StageRun[] {
+    if (prefix.length === 0) return [];
+    const rows = this.db.prepare('SELECT * FROM stage_runs WHERE id = ? OR substr(id, 1, length(?)) = ? LIMIT 2').all(prefix, prefix, prefix) as StageRunRow[];
+    return rows.map(toRun);
   }
 
   runs(filter: { stage?: string; status?: string; limit?: number; pipelineRun?: string } = {}): StageRun[] {

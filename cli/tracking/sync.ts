@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { RunsSync, type SyncedRun } from '../../core/protocol.ts';
 import type { DvxRemote } from '../remote/dvx-remote.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import { metricPointProblem } from './metrics.ts';
 import { openTracking } from './open.ts';
 import type { TrackingStore } from './store.ts';
 
@@ -34,7 +35,8 @@ export async function syncTracking(store: TrackingStore, remote: DvxRemote): Pro
         commit: r.commit,
         params: r.params,
         error: r.error,
-        metrics: store.metrics(r.id),
+        // An older dvx recorded points the server refuses (an empty key, a step past 2^53): one would stop every push.
+        metrics: store.metrics(r.id).filter((m) => metricPointProblem(m) === undefined),
         inputs: artifacts.filter((a) => a.direction === 'in').map(({ direction: _, ...a }) => a),
         outputs: artifacts.filter((a) => a.direction === 'out').map(({ direction: _, ...a }) => a),
         log: r.logPath ? logTail(r.logPath) : null,
