@@ -370,9 +370,10 @@ test('post-commit re-runs stale stages: in the background, synchronously with au
   const run = (await dvxJson(ws, ['runs'])).runs[0];
   assert.equal(run.commit, git(ws, ['rev-parse', 'HEAD']).trim());
   assert.match(git(ws, ['diff', '--cached', '--name-only']), /out\.txt\.dvx/);
-  git(ws, ['commit', '-qm', 'outputs']);
-
+  // Synchronous from here: a background run started by this commit could otherwise start late, see
+  // in.txt = c below and take the run the synchronous hook is meant to make.
   await dvxOk(ws, ['config', 'runner.on_commit', 'sync']);
+  git(ws, ['commit', '-qm', 'outputs']);
   await dvxOk(ws, ['config', 'runner.autocommit', 'true']);
   writeFileSync(join(ws, 'in.txt'), 'c\n');
   git(ws, ['commit', '-qam', 'in c']);
