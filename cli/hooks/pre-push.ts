@@ -44,7 +44,8 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
   const lines = parsePushLines(stdin);
   if (lines.length === 0) return;
   // An earlier push git did not complete may have left refs to set back: before this one records its own.
-  await settleBeforePush(ws);
+  const pending = PendingPushes.of(ws.root);
+  await settleBeforePush(ws, pending);
   const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
   // An annotated tag pushes its tag object: records and refs name the commit it
   // points to (through any chain of tags). A ref to a tree or a blob (git
@@ -74,9 +75,9 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
     }
     return;
   }
-  let note: string | undefined;
+  let note: { path: string; gitPid: number } | undefined;
   try {
-    note = noteThePush(ws, resolveRemote(ws).name, args, lines, refs);
+    note = noteThePush(ws, pending, resolveRemote(ws).name, args, lines, refs);
     const sent = await sendCommits(ws, history, remote, tips, refs);
     if (sent.data && sent.data.uploadedBytes > 0) {
       process.stderr.write(`dvx: pushed data for ${plural(sent.commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(sent.data.uploadedBytes)} in ${plural(sent.data.packs, 'pack')}\n`);
@@ -87,7 +88,7 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
   } finally {
     remote.close();
     // Also after a failure: the last request may have recorded the refs before its answer was lost.
-    if (note) startSettler(ws, note);
+    if (note) startSettler(ws, note.path, note.gitPid);
   }
 }
 
@@ -97,13 +98,13 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
  * so that no crash leaves recorded refs without one. Without the `git push`
  * process to wait for (the hook run by hand) there is nothing to settle.
  */
-function noteThePush(ws: Workspace, dvxRemote: string, args: readonly string[], lines: readonly PushLine[], refs: readonly RefUpdate[]): string | undefined {
+function noteThePush(ws: Workspace, pending: PendingPushes, dvxRemote: string, args: readonly string[], lines: readonly PushLine[], refs: readonly RefUpdate[]): { path: string; gitPid: number } | undefined {
   const gitPid = ancestorNamed('git');
   const [remote, url] = args;
   if (!gitPid || !remote || refs.length === 0) return undefined;
   const sha = (s: string) => (GitHistory.isZero(s) ? null : s);
   const line = new Map(lines.map((l) => [l.remoteRef, l]));
-  return PendingPushes.of(ws.root).add({
+  const path = pending.add({
     version: 1,
     gitPid,
     remote,
@@ -112,6 +113,7 @@ function noteThePush(ws: Workspace, dvxRemote: string, args: readonly string[], 
     created: new Date().toISOString(),
     refs: refs.map((r) => ({ name: r.name, pushed: sha(line.get(r.name)!.localSha), sha: r.sha, old: sha(line.get(r.name)!.remoteSha) })),
   });
+  return { path, gitPid };
 }
 
 export type { CommitInfo };

@@ -62,12 +62,21 @@ export function settleLog(ws: Workspace, toTerminal: boolean): SettleLog {
   };
 }
 
-/** Starts the detached settler of one note; its output goes to the settle log. */
-export function startSettler(ws: Workspace, note: string): void {
+/**
+ * Starts the detached settler of one note; its output goes to the settle log.
+ * A shell waits for the `git push` to exit and only then starts node: a node
+ * started at once would load dvx while git sends its pack, on the same cores.
+ */
+export function startSettler(ws: Workspace, note: string, gitPid: number): void {
   const dir = join(ws.dvxDir, 'logs');
   mkdirSync(dir, { recursive: true });
   const out = openSync(join(dir, 'push-settle.log'), 'a');
-  const child = spawn(process.execPath, [process.argv[1]!, 'hook', SETTLE_HOOK, note], { cwd: ws.root, detached: true, stdio: ['ignore', out, out] });
+  const wait = 'while kill -0 "$1" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done; shift; exec "$@"';
+  const child = spawn('/bin/sh', ['-c', wait, 'dvx-settle-push', String(gitPid), process.execPath, process.argv[1]!, 'hook', SETTLE_HOOK, note], {
+    cwd: ws.root,
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
   child.unref();
 }
 
@@ -86,8 +95,7 @@ export async function settleAfterPush(ws: Workspace, note: string): Promise<void
 }
 
 /** pre-push: settles the notes of pushes that are over, before this push records anything. */
-export async function settleBeforePush(ws: Workspace): Promise<void> {
-  const pending = PendingPushes.of(ws.root);
+export async function settleBeforePush(ws: Workspace, pending: PendingPushes): Promise<void> {
   const out = settleLog(ws, true);
   if (pending.list((p, why) => out.tell(`an earlier push's note ${p} is damaged (${why}); moved aside`)).length === 0) return;
   await settleFinished(ws, pending, out, 60_000);
