@@ -76,7 +76,8 @@ export function parsePipeline(text: string, file: string, exists: (path: string)
   if (doc.errors.length > 0) throw new DvxError('bad_pipeline', `${file}: ${doc.errors[0]!.message}`);
   const parsed = pipelineSchema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    // A misspelt key also makes a required one missing: naming the misspelling is what helps.
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : '(top level)';
     const known = issue.path.length >= 2 ? Object.keys(stageSchema.shape) : issue.path.length === 0 ? Object.keys(pipelineSchema.shape) : [];
     const unknown = issue.code === 'unrecognized_keys' && known.length ? ` (known keys: ${known.join(', ')})` : '';

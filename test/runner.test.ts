@@ -279,6 +279,8 @@ test('a second repro refuses (or waits with --wait) while one runs; Ctrl-C stops
 test('dvx.yaml errors are clear: unknown keys, cycles, two writers, missing deps, bad params', async (t) => {
   const cases: [string, RegExp][] = [
     ['stages:\n  a:\n    cmd: x\n    outz: [a]\n', /stages\.a: .*outz.*known keys: cmd, deps, outs/],
+    ['stage:\n  a:\n    cmd: x\n', /\(top level\): .*"stage".*known keys: stages/],
+    ['stages:\n  a:\n    comd: x\n', /stages\.a: .*"comd".*known keys: cmd/],
     ['stages:\n  a:\n    cmd: x\n    deps: [b.out]\n    outs: [a.out]\n  b:\n    cmd: y\n    deps: [a.out]\n    outs: [b.out]\n', /cycle: (a -> b -> a|b -> a -> b)/],
     ['stages:\n  a:\n    cmd: x\n    outs: [o]\n  b:\n    cmd: y\n    outs: [o]\n', /stages a and b both write o/],
     ['stages:\n  a:\n    cmd: x\n    deps: [nowhere.csv]\n', /depends on nowhere\.csv, which no stage writes and which does not exist/],
