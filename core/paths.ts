@@ -36,3 +36,15 @@ export function assertSafeRelativePath(path: string, what: string): string {
 export function comparePaths(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
+
+/**
+ * Why a file must stay in git rather than become dvx data, if it must: git's
+ * own control files anywhere, and the runner's files at the top. Tracking one
+ * as data would list it in .gitignore, out of every commit.
+ */
+export function gitKeptFile(path: string): string | undefined {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  if (base === '.gitignore' || base === '.gitattributes' || base === '.gitmodules') return `is ${base}, which git reads and must keep`;
+  if (path === 'dvx.yaml' || path === 'dvx.lock' || path === 'params.yaml') return `is ${path}, which the runner reads and git must keep`;
+  return undefined;
+}

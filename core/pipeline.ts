@@ -1,7 +1,7 @@
 import { parseDocument, stringify } from 'yaml';
 import * as z from './zod.ts';
 import { DvxError } from './errors.ts';
-import { pathProblem } from './paths.ts';
+import { gitKeptFile, pathProblem } from './paths.ts';
 
 /**
  * The pipeline file `dvx.yaml` (version 1) and its lock `dvx.lock`.
@@ -124,8 +124,7 @@ function outProblem(out: string): string | undefined {
   const first = out.split('/')[0]!;
   if (first === '.git' || first === '.dvx') return `is inside ${first}/, which dvx does not track`;
   if (out.endsWith('.dvx')) return 'ends in .dvx, the name of a pointer file';
-  if (['dvx.yaml', 'dvx.lock', 'params.yaml'].includes(out)) return `is ${out}, which the runner reads and git must keep`;
-  return undefined;
+  return gitKeptFile(out);
 }
 
 function topoOrder(file: string, stages: Map<string, Stage>, upstream: Map<string, string[]>): string[] {

@@ -31,6 +31,9 @@ test('paths outside the working tree, missing paths and pointer files are refuse
   writeFileSync(join(ws, 'two\nlines.csv'), 'x');
   mkdirSync(join(ws, 'dir'));
   writeFileSync(join(ws, 'dir/two\nlines.csv'), 'y');
+  mkdirSync(join(ws, 'attrs'));
+  writeFileSync(join(ws, 'attrs/.gitattributes'), '*.csv text\n');
+  writeFileSync(join(ws, 'dvx.yaml'), 'stages: {}\n');
   for (const [args, message] of [
     [['add', 'two\nlines.csv'], /"two\\nlines\.csv": a name with a line break cannot be listed in \.gitignore/],
     [['add', `../outside-${process.pid}.bin`], /outside the workspace/],
@@ -38,6 +41,9 @@ test('paths outside the working tree, missing paths and pointer files are refuse
     [['add', 'nope.csv'], /no such file or directory: nope\.csv/],
     [['add', '.git/config'], /inside \.git\//],
     [['add', '.dvx/config.yaml'], /inside \.dvx\//],
+    [['add', '.gitignore'], /\.gitignore is \.gitignore, which git reads and must keep/],
+    [['add', 'attrs/.gitattributes'], /attrs\/\.gitattributes is \.gitattributes, which git reads/],
+    [['add', 'dvx.yaml'], /dvx\.yaml is dvx\.yaml, which the runner reads/],
     [['-C', 'nowhere', 'status'], /-C nowhere: no such directory/],
     [['-C', '.gitignore', 'status'], /-C \.gitignore: not a directory/],
   ] as const) {

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DvxError } from '../../core/errors.ts';
+import { gitKeptFile } from '../../core/paths.ts';
 import { dataPathOf } from '../../core/pointer.ts';
 import { gitAdd, gitSync } from '../git.ts';
 import { formatBytes, info, plural, printJson, Progress, shellWord, warn, type OutputOptions } from '../ui.ts';
@@ -46,6 +47,8 @@ function validateTargets(ws: Workspace, paths: string[]): string[] {
   const tracked = ws.tracked();
   for (const t of targets) {
     Workspace.assertIgnorable(t);
+    const kept = gitKeptFile(t);
+    if (kept) throw new DvxError('bad_path', `${t} ${kept}`, 'commit it with git; dvx tracks the data it describes');
     const data = dataPathOf(t);
     if (data !== undefined) throw new DvxError('bad_path', `${t} is a pointer file`, `add the data itself: \`dvx add ${shellWord(data)}\``);
     const inside = tracked.find((x) => t.startsWith(x.dataPath + '/'));
