@@ -360,6 +360,66 @@ test('a checkout killed while writing: git, status and add ignore its temp file;
   await assertCacheConsistent(ws);
 });
 
+test('gc killed while it rewrites a pack: the pack stays indexed until its rewrite is, so the next gc and a checkout find the data kept', async (t) => {
+  const ws = await workspace(t);
+  const keep = seededBytes(13, 24 << 20);
+  writeFileSync(join(ws, 'keep.bin'), keep);
+  writeFileSync(join(ws, 'drop.bin'), seededBytes(14, 4 << 20));
+  // One add: both files in one pack, which gc must rewrite with keep.bin's blobs only.
+  await dvxOk(ws, ['add', 'keep.bin', 'drop.bin']);
+  git(ws, ['rm', '-q', '--cached', 'drop.bin.dvx']);
+  rmSync(join(ws, 'drop.bin.dvx'));
+  rmSync(join(ws, 'drop.bin'));
+
+  // Kill gc as soon as the rewritten pack's temp file appears.
+  const tmp = join(ws, '.dvx/cache/tmp');
+  const child = spawn(process.execPath, [DVX_BIN, 'gc'], { cwd: ws, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let done: number | null | undefined;
+  void exited.then((code) => (done = code));
+  let seen = false;
+  while (!seen && done === undefined) {
+    seen = existsSync(tmp) && readdirSync(tmp).length > 0;
+    if (!seen) await new Promise((r) => setImmediate(r));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(seen, 'gc finished (or never rewrote a pack) before it could be killed');
+  const left = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(left.problems.map((p: any) => p.kind), ['temp_file'], 'the old pack is still indexed; only the rewrite\'s temp file is left');
+
+  // The next gc finishes the job; what the working tree's pointer names is still there.
+  await dvxOk(ws, ['gc']);
+  rmSync(join(ws, 'keep.bin'));
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'keep.bin')), keep);
+  await assertCacheConsistent(ws);
+  const fsck = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(fsck.problems, [], 'no pack is left unindexed');
+});
+
+test('gc first indexes a pack that a killed command published but did not index: the chunks its manifest names are kept', async (t) => {
+  const ws = await workspace(t);
+  const data = seededBytes(15, 72 << 20);
+  writeFileSync(join(ws, 'a.bin'), data);
+  await dvxOk(ws, ['add', 'a.bin']);
+  // The last pack written (the smallest: what was left after the full ones) holds the file manifest.
+  const [last] = packFiles(ws).sort((x, y) => readFileSync(x).length - readFileSync(y).length);
+  // Made unindexed as a crash between publishing and indexing leaves it: fsck --repair forgets a missing pack, then it is back.
+  renameSync(last!, `${last}.away`);
+  await dvx(ws, ['fsck', '--repair']);
+  renameSync(`${last}.away`, last!);
+  const before = await dvxJson(ws, ['fsck']);
+  assert.deepEqual(before.problems.map((p: any) => p.kind), ['unindexed_pack']);
+  assert.deepEqual(before.unindexed, ['a.bin']);
+
+  await dvxOk(ws, ['gc']);
+  rmSync(join(ws, 'a.bin'));
+  await dvxOk(ws, ['checkout']);
+  assert.deepEqual(readFileSync(join(ws, 'a.bin')), data);
+  assert.deepEqual((await dvxJson(ws, ['fsck'])).problems, []);
+});
+
 /** Overwrites a SQLite file's header (SQLite then says "file is not a database"). */
 function damageHeader(path: string): void {
   const db = readFileSync(path);

@@ -1,13 +1,17 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalCache } from './local-cache.ts';
+import { salvagePack } from './salvage.ts';
 
 /**
  * Sweeps a local cache down to the blobs in `keep`: packs with nothing live
  * are deleted, packs with some garbage are rewritten with only their live
- * blobs. The old pack leaves the index before its live blobs are rewritten and
- * its file is deleted last, so a crash in between leaves a complete pack that
- * `dvx fsck --repair` indexes again.
+ * blobs. A rewrite is written and published before its index rows replace the
+ * old pack's, in one transaction, and the old file is deleted last
+ * (./salvage.ts): a crash at any point leaves the live blobs indexed. (Taking
+ * the old pack out of the index first left them, after a crash, in a pack
+ * nothing listed, and the next gc then deleted the chunks of data it should
+ * have kept, as it could no longer read the manifests that name them.)
  */
 export interface CollectResult {
   packs: number;
@@ -16,10 +20,12 @@ export interface CollectResult {
   deletedBlobs: number;
   freedBytes: number;
   removedTemp: number;
+  /** live blobs that no longer hashed to their id when their pack was rewritten: dropped, as `dvx fsck --repair` would */
+  damagedBlobs: string[];
 }
 
 export async function collectGarbage(cache: LocalCache, keep: ReadonlySet<string>, opts: { dryRun?: boolean } = {}): Promise<CollectResult> {
-  const result: CollectResult = { packs: 0, deletedPacks: 0, rewrittenPacks: 0, deletedBlobs: 0, freedBytes: 0, removedTemp: 0 };
+  const result: CollectResult = { packs: 0, deletedPacks: 0, rewrittenPacks: 0, deletedBlobs: 0, freedBytes: 0, removedTemp: 0, damagedBlobs: [] };
   for (const pack of cache.index.packs()) {
     result.packs++;
     const blobs = cache.index.blobsOfPack(pack.id);
@@ -40,17 +46,7 @@ export async function collectGarbage(cache: LocalCache, keep: ReadonlySet<string
     result.rewrittenPacks++;
     result.freedBytes += pack.bytes - liveBytes;
     if (opts.dryRun) continue;
-    const bytes = cache.packs.readWhole(pack.id);
-    cache.index.removePack(pack.id);
-    const writer = cache.writer();
-    try {
-      for (const b of live) writer.put(b.id, b.type, bytes.subarray(b.offset, b.offset + b.length));
-      await writer.flush();
-    } catch (err) {
-      await writer.discard();
-      throw err;
-    }
-    cache.packs.remove(pack.id);
+    result.damagedBlobs.push(...salvagePack(cache, pack.id, live).damaged);
   }
   if (!opts.dryRun) {
     for (const f of [...cache.index.files()]) if (!cache.index.has(f.manifest)) cache.index.removeFile(f.sha256);

@@ -25,11 +25,43 @@ export function importPack(cache: LocalCache, tmpPath: string, expected: readonl
     if (err instanceof FormatError) throw new DvxError('bad_pack_from_server', `the server sent a damaged pack: ${err.message}`, 'run the command again; if it persists, ask the server admin to run `dvx-server fsck`');
     throw err;
   }
+  cache.packs.publish(tmpPath, index.packId);
+  cache.index.addPack(index, fileMappings(bytes, index));
+  return index;
+}
+
+/**
+ * Indexes the packs in place that the index does not list and that verify
+ * whole: left by a command killed between publishing a pack and indexing it.
+ * gc runs this first, as it holds the cache alone (so no writer is between the
+ * two steps now): what such a pack holds, a manifest above all, must count
+ * when gc decides what to keep, or gc would delete the chunks it names. A pack
+ * that does not verify stays as it is, for `dvx fsck` to name. Returns the ids indexed.
+ */
+export function indexLeftoverPacks(cache: LocalCache): string[] {
+  const indexed = new Set(cache.index.packs().map((p) => p.id));
+  const done: string[] = [];
+  for (const id of cache.packs.list()) {
+    if (indexed.has(id)) continue;
+    let bytes: Buffer;
+    let index: PackIndex;
+    try {
+      bytes = cache.packs.readWhole(id);
+      index = verifyPack(bytes, id);
+    } catch (err) {
+      if (err instanceof FormatError) continue;
+      throw err;
+    }
+    cache.index.addPack(index, fileMappings(bytes, index));
+    done.push(id);
+  }
+  return done;
+}
+
+function fileMappings(bytes: Uint8Array, index: PackIndex): { sha256: string; manifest: string }[] {
   const files: { sha256: string; manifest: string }[] = [];
   for (const e of index.entries) {
     if (e.type === BlobType.fileManifest) files.push({ sha256: decodeFileManifest(bytes.subarray(e.offset, e.offset + e.length)).sha256, manifest: e.id });
   }
-  cache.packs.publish(tmpPath, index.packId);
-  cache.index.addPack(index, files);
-  return index;
+  return files;
 }

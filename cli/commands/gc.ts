@@ -3,6 +3,7 @@ import { DvxError } from '../../core/errors.ts';
 import { GitHistory } from '../history/git-history.ts';
 import { invalidPointerWarner } from '../history/invalid-pointers.ts';
 import { collectGarbage } from '../cache/collect.ts';
+import { indexLeftoverPacks } from '../cache/pack-import.ts';
 import { formatBytes, info, plural, printJson, warn, type OutputOptions } from '../ui.ts';
 import { Workspace } from '../workspace/workspace.ts';
 import type { Pointer } from '../../core/pointer.ts';
@@ -29,6 +30,8 @@ export async function run(opts: GcOptions): Promise<void> {
   try {
     if (!opts.sharedCache) refuseSharedCache(ws);
     const cache = await ws.cache({ exclusive: true });
+    // Packs a killed command published but never indexed may hold the manifests of data to keep.
+    if (!opts.dryRun) indexLeftoverPacks(cache);
     // A bad pointer file in an old commit names no data, so there is nothing to keep for it; it must not stop gc for good.
     const history = GitHistory.open(ws.root, { invalidPointers: 'report' });
     const warnInvalid = invalidPointerWarner('it names no data, so gc keeps nothing for it');
@@ -65,6 +68,7 @@ export async function run(opts: GcOptions): Promise<void> {
       }
     }
     const r = await collectGarbage(cache, keep, { dryRun: opts.dryRun });
+    if (r.damagedBlobs.length > 0) warn(`${plural(r.damagedBlobs.length, 'blob')} to keep no longer matched ${r.damagedBlobs.length === 1 ? 'its' : 'their'} id when ${r.damagedBlobs.length === 1 ? 'its' : 'their'} pack was rewritten, and ${r.damagedBlobs.length === 1 ? 'was' : 'were'} dropped (first ${r.damagedBlobs[0]}): run \`dvx fsck\` to see which tracked paths lost data`);
     if (opts.json) return printJson({ ...r, keptBlobs: keep.size, dryRun: !!opts.dryRun });
     const verb = opts.dryRun ? 'would free' : 'freed';
     info(opts, r.deletedBlobs === 0 && r.removedTemp === 0 ? `nothing to collect: every blob in the cache is needed (${plural(pointers.size, 'dataset version')})` : `${verb} ${formatBytes(r.freedBytes)}: ${plural(r.deletedBlobs, 'unused blob')}, ${plural(r.deletedPacks, 'pack')} deleted, ${plural(r.rewrittenPacks, 'pack')} rewritten`);
