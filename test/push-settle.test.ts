@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,15 +60,20 @@ function rejectingRemote(bare: string): { on(): void; off(): void } {
   return { on: () => writeFileSync(join(bare, 'reject'), ''), off: () => rmSync(join(bare, 'reject'), { force: true }) };
 }
 
-test('refs of a push git did not complete go back to what the remote has: --dry-run, a rejected branch, new branch and tag; the retry records them', async (t) => {
+/** A server, write and read tokens for `repo`, and a hooked workspace pushing to a bare remote with a data/ folder. */
+async function pushing(t: TestContext, repo: string) {
   const server = await startServer(t, { backend: 'fs' });
-  const repo = 'settle';
   const token = await server.token(repo, 'write');
   const read = await server.token(repo, 'read');
-  const env = { DVX_TOKEN: token };
   const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
-  const remote = rejectingRemote(bare);
   mkdirSync(join(ws, 'data'));
+  return { server, read, env: { DVX_TOKEN: token }, ws, bare };
+}
+
+test('refs of a push git did not complete go back to what the remote has: --dry-run, a rejected branch, new branch and tag; the retry records them', async (t) => {
+  const repo = 'settle';
+  const { server, read, env, ws, bare } = await pushing(t, repo);
+  const remote = rejectingRemote(bare);
 
   const v1 = seededBytes(11, 200_000);
   const v2 = seededBytes(12, 200_000);
@@ -123,14 +128,8 @@ test('refs of a push git did not complete go back to what the remote has: --dry-
 });
 
 test('a note no settler acted on (the settler killed) is settled by the next push, before it records; a damaged note is moved aside', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'settle-crash';
-  const token = await server.token(repo, 'write');
-  const read = await server.token(repo, 'read');
-  const env = { DVX_TOKEN: token };
-  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
-  void bare;
-  mkdirSync(join(ws, 'data'));
+  const { server, read, env, ws, bare } = await pushing(t, repo);
   writeFileSync(join(ws, 'data/a.bin'), seededBytes(21, 100_000));
   await dvxOk(ws, ['add', 'data/a.bin']);
   gitOk(ws, ['commit', '-qm', 'v1'], env);
@@ -150,6 +149,8 @@ test('a note no settler acted on (the settler killed) is settled by the next pus
   const note = { version: 1 as const, gitPid: deadPid(), remote: 'origin', url: bare, dvxRemote: 'origin', created: new Date().toISOString(), refs: [{ name: 'refs/heads/main', pushed: c2, sha: c2, old: c1 }] };
   writeFileSync(join(dir, '1-1-aaaaaa.json'), encodePendingPush(note));
   writeFileSync(join(dir, '2-1-bbbbbb.json'), '{"version": 1, "gitPid": "no"}');
+  // One naming a dvx remote since removed cannot be settled, ever: given up, not retried on every push.
+  writeFileSync(join(dir, '3-1-cccccc.json'), encodePendingPush({ ...note, dvxRemote: 'gone' }));
 
   // The next push (of another branch) settles the note first, and says so.
   gitOk(ws, ['branch', 'other', c1]);
@@ -157,6 +158,8 @@ test('a note no settler acted on (the settler killed) is settled by the next pus
   assert.match(out, /git did not push refs\/heads\/main \(.{8}\) to .*: the dvx server's refs\/heads\/main is back to .{8}, as on the remote/);
   assert.match(out, /note .*2-1-bbbbbb\.json is damaged .*moved aside/);
   assert.ok(existsSync(join(dir, '2-1-bbbbbb.json.bad')));
+  assert.match(out, /could not settle the refs of an earlier push \(refs\/heads\/main\): .*gone.*given up/);
+  assert.ok(!existsSync(join(dir, '3-1-cccccc.json')));
   await settled(ws);
   assert.deepEqual(await serverRefs(server, read, repo), { 'refs/heads/main': c1, 'refs/heads/other': c1 }, settleLog(ws));
 });

@@ -2,7 +2,7 @@ import { spawn, execFile as execFileCb } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { RefUpdate } from '../../core/protocol.ts';
+import { DvxError } from '../../core/errors.ts';
 import { gitSync } from '../git.ts';
 import { processAlive } from '../pid.ts';
 import type { Workspace } from '../workspace/workspace.ts';
@@ -33,6 +33,8 @@ export const SETTLE_HOOK = 'settle-push';
 
 /** How long a settler waits for its `git push` (a slow link can take hours to send a big pack). */
 const MAX_WAIT_MS = 24 * 3600_000;
+/** How long a note whose settling keeps failing for a reason that may pass is kept. */
+const KEEP_FAILING_MS = 30 * 24 * 3600_000;
 
 export interface SettleLog {
   /** a line for .dvx/logs/push-settle.log */
@@ -110,8 +112,15 @@ async function settleFinished(ws: Workspace, pending: PendingPushes, out: Settle
         await settle(ws, f, out);
         pending.remove(f.path);
       } catch (err) {
-        // Kept for the next push to retry: the dvx server may be down for now.
-        out.tell(`could not settle the refs of an earlier push (${f.path}): ${(err as Error).message}`);
+        // Kept for the next push to retry while the trouble may pass (the server down, a token to renew),
+        // for a month at most; any other failure would only repeat on every push.
+        const code = err instanceof DvxError ? err.code : '';
+        const passing = (code === 'remote_unavailable' || code === 'unauthorized') && Date.now() - Date.parse(f.push.created) < KEEP_FAILING_MS;
+        if (!passing) pending.remove(f.path);
+        out.tell(
+          `could not settle the refs of an earlier push (${f.push.refs.map((r) => r.name).join(', ')}): ${(err as Error).message}; ` +
+            (passing ? 'the next push tries again' : 'given up: if git did not push them, `dvx push --commits --force` with the branches or tags as the remote has them puts the dvx server right'),
+        );
       }
     }
   });
