@@ -6,6 +6,7 @@ import { loadHashing } from '../core/hash.ts';
 import { decodePack } from '../core/pack.ts';
 import { dvx, dvxJson, dvxOk, git, workspace } from './support/cli.ts';
 import { makePack } from './support/packs.ts';
+import { deadPid } from './support/pids.ts';
 import { seededBytes } from './support/prng.ts';
 
 /**
@@ -309,4 +310,33 @@ test('after --repair lost a chunk: fsck names the affected path and says to pull
   await dvxOk(ws, ['add', '-q', 'f']);
   await assertClean(ws);
   await assertRestores(ws, { f, g });
+});
+
+test('blobs missing after a gc was killed, of data no tracked path needs: fsck says to let gc finish, and after `dvx gc` it is clean', async (t) => {
+  const { ws, f } = await twoFiles(t);
+  // The state a gc killed halfway leaves: a manifest of data nothing needs any more, one of its chunks gone.
+  const [pack] = packFiles(ws);
+  const bytes = readFileSync(pack!);
+  bytes[bytes.indexOf(f.subarray(100_000, 100_064)) + 7]! ^= 0x01;
+  writeFileSync(pack!, bytes);
+  assert.equal((await dvx(ws, ['fsck', '--repair'])).code, 1);
+  // No commit names f any more (amended away), so gc will not keep its manifest.
+  git(ws, ['rm', '-q', 'f.dvx']);
+  git(ws, ['commit', '-q', '--amend', '-m', 'data']);
+  rmSync(join(ws, 'f'));
+
+  const plain = await dvx(ws, ['fsck']);
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /the cache lacks blobs that 1 manifest in it name\n/);
+  assert.match(plain.stderr, /dvx pull/);
+
+  mkdirSync(join(cacheDir(ws), 'locks'), { recursive: true });
+  writeFileSync(join(cacheDir(ws), 'locks', 'gc'), String(deadPid()));
+  const after = await dvx(ws, ['fsck']);
+  assert.equal(after.code, 1);
+  assert.match(after.stderr, /no tracked path's; a `dvx gc` \(pid \d+\) was stopped before it finished/);
+  assert.match(after.stderr, /run `dvx gc` to finish it, then `dvx fsck` again/);
+  await dvxOk(ws, ['gc']);
+  await dvxOk(ws, ['fsck']);
+  assert.ok(!existsSync(join(cacheDir(ws), 'locks', 'gc')));
 });

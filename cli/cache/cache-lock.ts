@@ -78,4 +78,13 @@ export class CacheLock {
   release(): void {
     rmSync(this.path, { force: true });
   }
+
+  /**
+   * The pid of a `dvx gc` that was killed before it finished (its lock file
+   * outlived it), if one was: blobs it was deleting may then be half gone.
+   */
+  static interruptedGc(cacheDir: string): number | undefined {
+    const pid = pidOf(join(cacheDir, 'locks', 'gc'));
+    return pid && pid !== process.pid && !alive(pid) ? pid : undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import { DvxError, errorMessage } from '../../core/errors.ts';
+import { CacheLock } from '../cache/cache-lock.ts';
 import { isIndexDamaged, moveDamagedIndex } from '../cache/damaged-index.ts';
 import { LocalCache } from '../cache/local-cache.ts';
 import { PackFiles } from '../cache/pack-files.ts';
@@ -65,7 +66,7 @@ export async function run(opts: FsckOptions): Promise<void> {
         `run \`dvx fsck --repair\` to salvage what is intact${affected.length > 0 ? ', then `dvx pull` what it cannot (or `dvx add` it again)' : ''}`,
       );
     } else if (damage.length > 0) {
-      throw lostData(affected, incomplete);
+      throw lostData(affected, incomplete, CacheLock.interruptedGc(cache.dir));
     }
   } finally {
     await ws.close();
@@ -130,8 +131,12 @@ function listIds(ids: readonly string[]): string {
 }
 
 /** Blobs the cache does not hold: --repair cannot bring them back, a remote or the original files can. */
-function lostData(affected: readonly string[], incomplete: readonly string[]): DvxError {
+function lostData(affected: readonly string[], incomplete: readonly string[], interruptedGc?: number): DvxError {
   const what = affected.length > 0 ? `the data of ${listIds(affected)}` : `blobs that ${plural(incomplete.length, 'manifest')} in it name`;
+  // A gc killed halfway leaves manifests of data nothing needs whose chunks it already deleted: not a loss.
+  if (affected.length === 0 && interruptedGc) {
+    return new DvxError('cache_incomplete', `the cache lacks ${what}, no tracked path's; a \`dvx gc\` (pid ${interruptedGc}) was stopped before it finished, and these are likely what it was deleting`, 'run `dvx gc` to finish it, then `dvx fsck` again');
+  }
   return new DvxError('cache_incomplete', `the cache lacks ${what}`, 'fetch it with `dvx pull`, or `dvx add` it again if the original files are still there');
 }
 
