@@ -93,7 +93,7 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
 }
 
 /**
- * Leaves the note that lets ./../remote/push-settle.ts undo the refs recorded
+ * Leaves the note that lets ../remote/push-settle.ts undo the refs recorded
  * here if git then does not push them. Written before anything is recorded,
  * so that no crash leaves recorded refs without one. Without the `git push`
  * process to wait for (the hook run by hand) there is nothing to settle.
