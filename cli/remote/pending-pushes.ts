@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { DvxError, FormatError } from '../../core/errors.ts';
@@ -126,10 +126,12 @@ export class PendingPushes {
 
   /**
    * Runs `fn` holding the notes' lock (a file naming its holder's pid; a dead
-   * holder's lock is taken over), waiting up to `waitMs` for another holder.
+   * holder's lock is taken over), waiting up to `waitMs` for another holder;
+   * not at all if there is no notes folder.
    */
-  async locked<T>(waitMs: number, fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true });
+  async locked(waitMs: number, fn: () => Promise<void>): Promise<void> {
+    // No folder, no notes: and a settler must not make it again under a clone being deleted.
+    if (!existsSync(this.dir)) return;
     const lock = join(this.dir, 'lock');
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -139,6 +141,7 @@ export class PendingPushes {
         closeSync(fd);
         break;
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // the folder went: nothing left to settle
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       let holder = 0;

@@ -1,5 +1,5 @@
 import { spawn, execFile as execFileCb } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DvxError } from '../../core/errors.ts';
@@ -47,9 +47,8 @@ export function settleLog(ws: Workspace, toTerminal: boolean): SettleLog {
   const dir = join(ws.dvxDir, 'logs');
   const log = (line: string) => {
     try {
-      // A settler outliving its working tree (a deleted scratch clone) must not make it again.
-      if (!existsSync(ws.root)) return;
-      mkdirSync(dir, { recursive: true });
+      // Never a mkdir here: a settler outliving its clone (a scratch clone deleted right after
+      // the push) must not make any of it again. pre-push made the folder when it started one.
       appendFileSync(join(dir, 'push-settle.log'), `${new Date().toISOString()} ${line}\n`);
     } catch {
       // a log that cannot be written must not fail a push

@@ -62,7 +62,8 @@ export function gitOk(cwd: string, args: string[], env: Record<string, string> =
 
 export function tempDir(t: TestContext, prefix = 'dvx-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Retried: a detached dvx process (a push's settler, a background repro) may still be finishing in it.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 
