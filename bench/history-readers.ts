@@ -1,11 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GitHistory } from '../cli/history/git-history.ts';
-import { decodePointer, encodePointer } from '../core/pointer.ts';
-import { bytes } from './benchmarks/b6-hooks.ts';
+import { versionCommits, writeTrackedFiles, writeVersions } from './benchmarks/b6-hooks.ts';
 
 /**
  * node --import tsx bench/history-readers.ts [--reps N]
@@ -49,41 +48,14 @@ function makeHistory(ws: string): string {
   const git = (args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8' }).trim();
   git(['init', '-q', '-b', 'main']);
   dvx(['init', '-q']);
-  const paths: string[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    const p = `data/d${String(Math.floor(i / 100)).padStart(2, '0')}/f${String(i % 100).padStart(3, '0')}.bin`;
-    mkdirSync(join(ws, dirname(p)), { recursive: true });
-    writeFileSync(join(ws, p), bytes(i + 1, 1024 + (i % 3072)));
-    paths.push(p);
-  }
-  writeFileSync(join(ws, 'hot.bin'), bytes(999_999, 64 * 1024));
+  const paths = writeTrackedFiles(ws);
   for (let i = 0; i < paths.length; i += 1000) dvx(['add', '-q', ...paths.slice(i, i + 1000)]);
   dvx(['add', '-q', 'hot.bin']);
   git(['-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', 'commit', '-qm', 'base']);
-  mkdirSync(join(ws, 'versions'));
-  const vpaths: string[] = [];
-  for (let i = 0; i < 1000; i++) {
-    writeFileSync(join(ws, `versions/h${i}.bin`), Buffer.concat([bytes(999_999, 48 * 1024), bytes(500_000 + i, 16 * 1024)]));
-    writeFileSync(join(ws, `versions/f${i}.bin`), bytes(200_000 + i, 1500));
-    vpaths.push(`versions/h${i}.bin`, `versions/f${i}.bin`);
-  }
+  const vpaths = writeVersions(ws);
   for (let i = 0; i < vpaths.length; i += 1000) dvx(['add', '-q', '--no-git-add', ...vpaths.slice(i, i + 1000)]);
   const base = git(['rev-parse', 'HEAD']);
-  const now = Math.floor(Date.now() / 1000);
-  const chunks: string[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const target = paths[(i * 7919) % paths.length]!;
-    const hot = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/h${i}.bin.dvx`))), path: 'hot.bin' });
-    const f = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/f${i}.bin.dvx`))), path: target.slice(target.lastIndexOf('/') + 1) });
-    const msg = `version ${i}\n`;
-    chunks.push(
-      `commit refs/heads/main\ncommitter bench <bench@example.invalid> ${now + i} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`,
-      i === 0 ? `from ${base}\n` : '',
-      `M 100644 inline hot.bin.dvx\ndata ${Buffer.byteLength(hot)}\n${hot}\n`,
-      `M 100644 inline ${target}.dvx\ndata ${Buffer.byteLength(f)}\n${f}\n`,
-    );
-  }
-  const r = spawnSync('git', ['fast-import', '--quiet'], { cwd: ws, input: chunks.join('') });
+  const r = spawnSync('git', ['fast-import', '--quiet'], { cwd: ws, input: versionCommits(ws, paths, base) });
   if (r.status !== 0) throw new Error(`git fast-import: ${r.stderr}`);
   git(['reset', '-q', '--hard', 'main']);
   return base;

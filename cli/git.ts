@@ -44,12 +44,12 @@ export async function git(cwd: string, args: string[]): Promise<string> {
   }
 }
 
-/** The top of the git working tree containing `dir`, or undefined outside one. */
 /** Whether git knows `a` as an ancestor of `b` (false also when it does not have `a`). */
 export function isAncestor(root: string, a: string, b: string): boolean {
   return spawnSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root, stdio: 'ignore' }).status === 0;
 }
 
+/** The top of the git working tree containing `dir`, or undefined outside one. */
 export function gitTopLevel(dir: string): string | undefined {
   const out = gitSync(dir, ['rev-parse', '--show-toplevel'], { allowFail: true }).trim();
   return out || undefined;

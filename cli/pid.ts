@@ -17,17 +17,26 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * A process's command name and the fields of /proc/<pid>/stat after it
+ * (state, ppid, pgrp, ...); undefined if there is no such process or no /proc.
+ * The name may hold spaces and parentheses, so the line is split at its last ')'.
+ */
+export function procStat(pid: number): { comm: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), fields: stat.slice(close + 2).split(' ') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** A process's parent and command name (Linux's /proc, else `ps`); undefined if it is gone. */
 function parentOf(pid: number): { ppid: number; comm: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
-    const close = stat.lastIndexOf(')');
-    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-    return { ppid, comm: stat.slice(stat.indexOf('(') + 1, close) };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync('/proc/self/stat')) return undefined;
-  }
+  const stat = procStat(pid);
+  if (stat) return { ppid: Number(stat.fields[1]), comm: stat.comm };
+  if (existsSync('/proc/self/stat')) return undefined;
   const r = spawnSync('ps', ['-o', 'ppid=', '-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' });
   const m = /^\s*(\d+)\s+(.*)$/.exec(r.stdout?.trim() ?? '');
   return m ? { ppid: Number(m[1]), comm: basename(m[2]!.trim()) } : undefined;

@@ -126,7 +126,8 @@ export const Commits = {
   maxBodyBytes: 32 * 1024 * 1024,
 } as const;
 
-const gitSha = z.string().check(z.regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/));
+/** A git object id: SHA-1 or SHA-256, lowercase hex. */
+export const gitSha = z.string().check(z.regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/));
 /** 1 to 4096 characters */
 const pathString = () => z.string().check(z.minLength(1), z.maxLength(4096));
 const count = () => z.int().check(z.nonnegative());

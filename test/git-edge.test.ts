@@ -2,40 +2,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, hookedWorkspace, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, gitRun, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
-import { startServer, type TestServer } from './support/server.ts';
+import { hookedServerWorkspace, serverRefs } from './support/server.ts';
 
 /**
  * Edges of the git integration: hooks that are not plain files, git's
  * template directory, refs that name no commit, and `dvx get`'s output.
  */
 
-async function serverRefs(server: TestServer, token: string, repo: string): Promise<Record<string, string>> {
-  const a = await request(server.url, `/api/v1/repos/${repo}/refs`, { token });
-  assert.equal(a.status, 200, a.text());
-  return Object.fromEntries(a.json().refs.map((r: { name: string; sha: string }) => [r.name, r.sha]));
-}
-
-/** A workspace with hooks, a bare git remote `origin` and the server as its dvx remote, one data commit on main. */
-async function pushingWorkspace(t: Parameters<typeof workspace>[0], server: TestServer, repo: string, env: Record<string, string>) {
-  const { ws } = await hookedWorkspace(t, `${server.url}/${repo}`);
+/** hookedServerWorkspace with one data commit on main. */
+async function pushingWorkspace(t: Parameters<typeof workspace>[0], repo: string) {
+  const { server, token, env, ws } = await hookedServerWorkspace(t, repo);
   mkdirSync(join(ws, 'images'));
   writeFileSync(join(ws, 'images/a.png'), seededBytes(1, 5000));
   writeFileSync(join(ws, 'images/b.png'), seededBytes(2, 3000));
   writeFileSync(join(ws, 'events.csv'), seededBytes(3, 20_000));
   await dvxOk(ws, ['add', 'images', 'events.csv']);
   gitOk(ws, ['commit', '-qm', 'data'], env);
-  return ws;
+  return { server, token, env, ws };
 }
 
 test('pre-push: tags of trees and blobs pass without a record; tags are peeled to their commit; a tag moved off a commit is forgotten', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'tags';
-  const token = await server.token(repo, 'write');
-  const env = { DVX_TOKEN: token };
-  const ws = await pushingWorkspace(t, server, repo, env);
+  const { server, token, env, ws } = await pushingWorkspace(t, repo);
   const c1 = git(ws, ['rev-parse', 'HEAD']).trim();
 
   // A tree tag pushed with a branch: git accepts both, and the branch is recorded.
@@ -69,11 +60,8 @@ function withConflictMarkers(pointer: string): string {
 }
 
 test('pre-push: an invalid pointer only in an older commit is warned about and recorded as absent there; one in a pushed tip stops the push until a new commit fixes it', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'badpointers';
-  const token = await server.token(repo, 'write');
-  const env = { DVX_TOKEN: token };
-  const ws = await pushingWorkspace(t, server, repo, env);
+  const { server, token, env, ws } = await pushingWorkspace(t, repo);
   const rev = (r: string) => git(ws, ['rev-parse', r]).trim();
   const datasetsAt = async (ref: string) => {
     const a = await request(server.url, `/api/v1/repos/${repo}/datasets?ref=${ref}`, { token });
@@ -307,9 +295,7 @@ test("install --global over the hooks-only template folder an older dvx set up: 
 
 /** A server holding `repo` pushed from pushingWorkspace, and `dvx get` of it run in an empty folder with a read token. */
 async function pushedForGet(t: Parameters<typeof workspace>[0], repo: string) {
-  const server = await startServer(t, { backend: 'fs' });
-  const token = await server.token(repo, 'write');
-  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  const { server, token, ws } = await pushingWorkspace(t, repo);
   gitOk(ws, ['push', '-q', 'origin', 'main'], { DVX_TOKEN: token });
   const env = { DVX_TOKEN: await server.token(repo, 'read') };
   const out = tempDir(t, 'dvx-get-');
@@ -388,10 +374,8 @@ test('get --rev main~1: one message saying which revisions the server takes (it 
 });
 
 test('HEAD on the server is the default branch (main, else master, else the only one), for files, datasets and `dvx get`, which asks for it when no --rev is given', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'heads';
-  const token = await server.token(repo, 'write');
-  const ws = await pushingWorkspace(t, server, repo, { DVX_TOKEN: token });
+  const { server, token, ws } = await pushingWorkspace(t, repo);
   const env = { DVX_TOKEN: await server.token(repo, 'read') };
   const out = tempDir(t, 'dvx-get-');
   const get = (args: string[]) => dvx(out, ['get', server.url, repo, ...args, '-o', 'got', '--force'], env);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,16 @@ const HOOKS = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-m
 
 function pointerSha(text: string): string {
   return /sha256: ([0-9a-f]{64})/.exec(text)![1]!;
+}
+
+/** A workspace with dvx's hooks installed and a first commit, "base", of a README: a commit to switch back to. */
+async function baseCommit(t: TestContext): Promise<string> {
+  const ws = await workspace(t);
+  await dvxOk(ws, ['install']);
+  writeFileSync(join(ws, 'README'), 'r');
+  git(ws, ['add', 'README']);
+  git(ws, ['commit', '-qm', 'base']);
+  return ws;
 }
 
 test('install puts shims where git looks, chains an existing hook, is idempotent; uninstall restores it', async (t) => {
@@ -296,11 +306,7 @@ test('checkout, branch switch, merge and rebase materialize the data the pointer
 });
 
 test('a switch to a commit without a pointer removes its unchanged data (file and directory), with the .gitignore entry gone too; switching back restores it', async (t) => {
-  const ws = await workspace(t);
-  await dvxOk(ws, ['install']);
-  writeFileSync(join(ws, 'README'), 'r');
-  git(ws, ['add', 'README']);
-  git(ws, ['commit', '-qm', 'base']);
+  const ws = await baseCommit(t);
   mkdirSync(join(ws, 'data/imgs/sub'), { recursive: true });
   const x = seededBytes(11, 200_000);
   writeFileSync(join(ws, 'data/x.bin'), x);
@@ -328,11 +334,7 @@ test('a switch to a commit without a pointer removes its unchanged data (file an
 });
 
 test('data changed since the checkout stays when its pointer is dropped, with a warning; so does data whose version the cache lacks', async (t) => {
-  const ws = await workspace(t);
-  await dvxOk(ws, ['install']);
-  writeFileSync(join(ws, 'README'), 'r');
-  git(ws, ['add', 'README']);
-  git(ws, ['commit', '-qm', 'base']);
+  const ws = await baseCommit(t);
   mkdirSync(join(ws, 'data/imgs'), { recursive: true });
   mkdirSync(join(ws, 'data/more'));
   writeFileSync(join(ws, 'data/x.bin'), seededBytes(14, 50_000));
@@ -413,11 +415,7 @@ test('a switch from tracking a directory whole to tracking a part of it (and git
 });
 
 test("commands that messages give for a path with a space or a quote are quoted, so that they can be pasted into a shell", async (t) => {
-  const ws = await workspace(t);
-  await dvxOk(ws, ['install']);
-  writeFileSync(join(ws, 'README'), 'r');
-  git(ws, ['add', 'README']);
-  git(ws, ['commit', '-qm', 'base']);
+  const ws = await baseCommit(t);
   mkdirSync(join(ws, "data/my set"), { recursive: true });
   writeFileSync(join(ws, "data/my set/a.csv"), 'a');
   writeFileSync(join(ws, "data/it's.csv"), 'b');

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dvx, dvxJson, dvxOk, git, gitOk, hookedWorkspace, tempDir, workspace } from './support/cli.ts';
+import { dvx, dvxJson, dvxOk, git, gitOk, tempDir, workspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { seededBytes } from './support/prng.ts';
-import { startServer, type TestServer } from './support/server.ts';
+import { hookedServerWorkspace, type TestServer } from './support/server.ts';
 
 /**
  * `dvx push --commits`: commits that reached the git remote without the
@@ -27,20 +27,10 @@ async function getJson(s: TestServer, token: string, path: string): Promise<any>
   return a.json();
 }
 
-/** A workspace with hooks installed, a bare git remote and the server as its default dvx remote. */
-async function setup(t: Parameters<typeof workspace>[0], server: TestServer, repo: string): Promise<{ ws: string; bare: string }> {
-  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
-  mkdirSync(join(ws, 'data'));
-  return { ws, bare };
-}
-
 test('commits pushed with --no-verify are recorded by dvx push --commits: a remote-tracking branch, a tag, the current branch; again sends nothing; a ref is not moved back', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'unhooked';
-  const token = await server.token(repo, 'write');
-  const read = await server.token(repo, 'read');
-  const env = { DVX_TOKEN: token };
-  const { ws, bare } = await setup(t, server, repo);
+  const { server, read, env, ws, bare } = await hookedServerWorkspace(t, repo);
+  mkdirSync(join(ws, 'data'));
 
   const v1 = seededBytes(1, 300_000);
   const v2 = Buffer.concat([v1.subarray(0, 150_000), seededBytes(2, 20_000), v1.subarray(150_000)]);
@@ -113,12 +103,9 @@ test('commits pushed with --no-verify are recorded by dvx push --commits: a remo
 });
 
 test('dvx push --commits from a clone without the data names the paths and records nothing; the clone that has it records them; without a remote it says so', async (t) => {
-  const server = await startServer(t, { backend: 'fs' });
   const repo = 'nodata';
-  const token = await server.token(repo, 'write');
-  const read = await server.token(repo, 'read');
-  const env = { DVX_TOKEN: token };
-  const { ws, bare } = await setup(t, server, repo);
+  const { server, read, env, ws, bare } = await hookedServerWorkspace(t, repo);
+  mkdirSync(join(ws, 'data'));
 
   writeFileSync(join(ws, 'data/a.csv'), seededBytes(5, 100_000));
   writeFileSync(join(ws, 'data/b.csv'), seededBytes(6, 100_000));

@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { dvxOk, git, gitOk, gitRun, hookedWorkspace } from './support/cli.ts';
 import { request } from './support/http.ts';
 import { deadPid } from './support/pids.ts';
 import { seededBytes } from './support/prng.ts';
-import { startServer, type TestServer } from './support/server.ts';
+import { hookedServerWorkspace, serverRefs } from './support/server.ts';
 
 /**
  * pre-push records the refs before git sends anything; when git then does not
@@ -20,12 +20,6 @@ import { startServer, type TestServer } from './support/server.ts';
  */
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const api = (repo: string, rest: string) => `/api/v1/repos/${repo}/${rest}`;
-
-async function serverRefs(s: TestServer, token: string, repo: string): Promise<Record<string, string>> {
-  const r = await request(s.url, api(repo, 'refs'), { token });
-  assert.equal(r.status, 200, r.text());
-  return Object.fromEntries((r.json().refs as { name: string; sha: string }[]).map((x) => [x.name, x.sha]));
-}
 
 function pendingDir(ws: string): string {
   const p = git(ws, ['rev-parse', '--git-path', 'dvx-pending-pushes']).trim();
@@ -60,20 +54,11 @@ function rejectingRemote(bare: string): { on(): void; off(): void } {
   return { on: () => writeFileSync(join(bare, 'reject'), ''), off: () => rmSync(join(bare, 'reject'), { force: true }) };
 }
 
-/** A server, write and read tokens for `repo`, and a hooked workspace pushing to a bare remote with a data/ folder. */
-async function pushing(t: TestContext, repo: string) {
-  const server = await startServer(t, { backend: 'fs' });
-  const token = await server.token(repo, 'write');
-  const read = await server.token(repo, 'read');
-  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
-  mkdirSync(join(ws, 'data'));
-  return { server, read, env: { DVX_TOKEN: token }, ws, bare };
-}
-
 test('refs of a push git did not complete go back to what the remote has: --dry-run, a rejected branch, new branch and tag; the retry records them', async (t) => {
   const repo = 'settle';
-  const { server, read, env, ws, bare } = await pushing(t, repo);
+  const { server, read, env, ws, bare } = await hookedServerWorkspace(t, repo);
   const remote = rejectingRemote(bare);
+  mkdirSync(join(ws, 'data'));
 
   const v1 = seededBytes(11, 200_000);
   const v2 = seededBytes(12, 200_000);
@@ -129,7 +114,8 @@ test('refs of a push git did not complete go back to what the remote has: --dry-
 
 test('a note no settler acted on (the settler killed) is settled by the next push, before it records; a damaged note is moved aside', async (t) => {
   const repo = 'settle-crash';
-  const { server, read, env, ws, bare } = await pushing(t, repo);
+  const { server, read, env, ws, bare } = await hookedServerWorkspace(t, repo);
+  mkdirSync(join(ws, 'data'));
   writeFileSync(join(ws, 'data/a.bin'), seededBytes(21, 100_000));
   await dvxOk(ws, ['add', 'data/a.bin']);
   gitOk(ws, ['commit', '-qm', 'v1'], env);

@@ -30,7 +30,7 @@ const PRE_COMMIT_TARGET_S = 1;
 const PRE_PUSH_TARGET_S = 2;
 
 /** Deterministic bytes, cheap to make: 10,000 small files need no strong PRNG. */
-export function bytes(seed: number, length: number): Buffer {
+function bytes(seed: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
   let s = (seed * 2654435761) >>> 0;
   for (let i = 0; i < length; i += 4) {
@@ -38,6 +38,54 @@ export function bytes(seed: number, length: number): Buffer {
     b.writeUInt32LE(s, i - (i + 4 > length ? i + 4 - length : 0));
   }
   return b;
+}
+
+/** B6's tracked files (10,000 of 1–4 KiB in 100 folders) and hot.bin, written into `ws`; returns their paths. */
+export function writeTrackedFiles(ws: string): string[] {
+  const paths: string[] = [];
+  for (let i = 0; i < FILES; i++) {
+    const p = `data/d${String(Math.floor(i / 100)).padStart(2, '0')}/f${String(i % 100).padStart(3, '0')}.bin`;
+    mkdirSync(join(ws, dirname(p)), { recursive: true });
+    writeFileSync(join(ws, p), bytes(i + 1, 1024 + (i % 3072)));
+    paths.push(p);
+  }
+  writeFileSync(join(ws, 'hot.bin'), bytes(999_999, 64 * 1024));
+  return paths;
+}
+
+/** The data of B6's 1,000 commits in `ws`/versions (to be added without staging): a version of hot.bin and of one tracked file each; returns their paths. */
+export function writeVersions(ws: string): string[] {
+  freshDir(join(ws, 'versions'));
+  const vpaths: string[] = [];
+  for (let i = 0; i < COMMITS; i++) {
+    writeFileSync(join(ws, `versions/h${i}.bin`), Buffer.concat([bytes(999_999, 48 * 1024), bytes(500_000 + i, 16 * 1024)]));
+    writeFileSync(join(ws, `versions/f${i}.bin`), bytes(200_000 + i, 1500));
+    vpaths.push(`versions/h${i}.bin`, `versions/f${i}.bin`);
+  }
+  return vpaths;
+}
+
+/**
+ * The `git fast-import` stream of B6's 1,000 commits on top of `base` (1,000
+ * hook runs would take minutes): each sets hot.bin and one of `paths` to the
+ * pointers `dvx add` wrote for the versions (writeVersions).
+ */
+export function versionCommits(ws: string, paths: readonly string[], base: string): string {
+  const chunks: string[] = [];
+  const now = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < COMMITS; i++) {
+    const target = paths[(i * 7919) % paths.length]!;
+    const hot = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/h${i}.bin.dvx`))), path: 'hot.bin' });
+    const f = encodePointer({ ...decodePointer(readFileSync(join(ws, `versions/f${i}.bin.dvx`))), path: target.slice(target.lastIndexOf('/') + 1) });
+    const msg = `version ${i}\n`;
+    chunks.push(
+      `commit refs/heads/main\ncommitter bench <bench@example.invalid> ${now + i} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`,
+      i === 0 ? `from ${base}\n` : '',
+      `M 100644 inline hot.bin.dvx\ndata ${Buffer.byteLength(hot)}\n${hot}\n`,
+      `M 100644 inline ${target}.dvx\ndata ${Buffer.byteLength(f)}\n${f}\n`,
+    );
+  }
+  return chunks.join('');
 }
 
 async function getMs(url: string, token: string, reps: number): Promise<{ ms: number[]; body: any }> {
@@ -64,14 +112,7 @@ export async function hooksBench(ctx: Ctx): Promise<BenchResult> {
   const ws = await t.dvxWorkspace(join(dir, 'ws'));
   await run(['git', 'checkout', '-q', '-b', 'main'], { cwd: ws, env });
   await t.dvx(ws, ['install'], { timed: false });
-  const paths: string[] = [];
-  for (let i = 0; i < FILES; i++) {
-    const p = `data/d${String(Math.floor(i / 100)).padStart(2, '0')}/f${String(i % 100).padStart(3, '0')}.bin`;
-    mkdirSync(join(ws, dirname(p)), { recursive: true });
-    writeFileSync(join(ws, p), bytes(i + 1, 1024 + (i % 3072)));
-    paths.push(p);
-  }
-  writeFileSync(join(ws, 'hot.bin'), bytes(999_999, 64 * 1024));
+  const paths = writeTrackedFiles(ws);
   for (let i = 0; i < paths.length; i += 1000) await t.dvx(ws, ['add', ...paths.slice(i, i + 1000)], { timed: false });
   await t.dvx(ws, ['add', 'hot.bin'], { timed: false });
   await git(ws, ['commit', '-qm', 'base: 10,000 files']);
@@ -93,38 +134,16 @@ export async function hooksBench(ctx: Ctx): Promise<BenchResult> {
 
   // ---- 1,000 commits, each with a new version of hot.bin and of one tracked file (made with git fast-import: 1,000 hook runs would take minutes) ----
   ctx.log(' set-up: 1,000 commits');
-  const vdir = join(ws, 'versions');
-  freshDir(vdir);
-  const vpaths: string[] = [];
-  for (let i = 0; i < COMMITS; i++) {
-    writeFileSync(join(vdir, `h${i}.bin`), Buffer.concat([bytes(999_999, 48 * 1024), bytes(500_000 + i, 16 * 1024)]));
-    writeFileSync(join(vdir, `f${i}.bin`), bytes(200_000 + i, 1500));
-    vpaths.push(`versions/h${i}.bin`, `versions/f${i}.bin`);
-  }
+  const vpaths = writeVersions(ws);
   for (let i = 0; i < vpaths.length; i += 1000) await t.dvx(ws, ['add', '--no-git-add', ...vpaths.slice(i, i + 1000)], { timed: false });
   const base = await git(ws, ['rev-parse', 'HEAD']);
-  const chunks: string[] = [];
-  const now = Math.floor(Date.now() / 1000);
-  for (let i = 0; i < COMMITS; i++) {
-    const target = paths[(i * 7919) % FILES]!;
-    const hot = decodePointer(readFileSync(join(vdir, `h${i}.bin.dvx`)));
-    const f = decodePointer(readFileSync(join(vdir, `f${i}.bin.dvx`)));
-    const hotText = encodePointer({ ...hot, path: 'hot.bin' });
-    const fText = encodePointer({ ...f, path: target.slice(target.lastIndexOf('/') + 1) });
-    const msg = `version ${i}\n`;
-    chunks.push(
-      `commit refs/heads/main\ncommitter bench <bench@example.invalid> ${now + i} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}`,
-      i === 0 ? `from ${base}\n` : '',
-      `M 100644 inline hot.bin.dvx\ndata ${Buffer.byteLength(hotText)}\n${hotText}\n`,
-      `M 100644 inline ${target}.dvx\ndata ${Buffer.byteLength(fText)}\n${fText}\n`,
-    );
-  }
+  const stream = versionCommits(ws, paths, base);
   await new Promise<void>((resolve, reject) => {
     const p = spawn('git', ['fast-import', '--quiet'], { cwd: ws, env, stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`git fast-import exited ${c}: ${err}`))));
-    p.stdin.end(chunks.join(''));
+    p.stdin.end(stream);
   });
   const tip = await git(ws, ['rev-parse', 'refs/heads/main']);
 

@@ -72,6 +72,17 @@ export function reachableFrom(cache: LocalCache, roots: readonly Root[]): Reacha
   return r;
 }
 
+/** Whether the cache holds every manifest and chunk the roots need; a manifest it cannot read counts as missing. */
+export function isComplete(cache: LocalCache, roots: readonly Root[]): boolean {
+  try {
+    const r = reachableFrom(cache, roots);
+    return r.missingManifests.size === 0 && cache.index.locateMany([...r.chunks.keys()]).every(Boolean);
+  } catch (err) {
+    if (err instanceof DvxError) return false;
+    throw err;
+  }
+}
+
 /** Throws unless the cache holds every manifest and chunk the roots need; records the chunks' locations in `r.locations`. */
 export function assertComplete(cache: LocalCache, r: Reachable): void {
   if (r.missingManifests.size > 0) {

@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
-import { HOOK_NAMES, type HookName } from '../hooks/installer.ts';
+import { HOOK_NAMES, SETTLE_HOOK, type HookName } from '../hooks/installer.ts';
 import { gitSync, gitTopLevel } from '../git.ts';
 import { CONFIG_FILE, DVX_DIR, PIPELINE_FILE } from '../workspace/names.ts';
 import { warn } from '../ui.ts';
@@ -13,8 +13,7 @@ import type { Workspace } from '../workspace/workspace.ts';
  * repository without dvx (e.g. hooks installed globally) every hook is a no-op.
  */
 export async function run(name: string, args: string[]): Promise<void> {
-  const { SETTLE_HOOK } = await import('../remote/push-settle.ts');
-  if (name === SETTLE_HOOK) return settlePush(args[0]);
+  if (name === SETTLE_HOOK) return settlePush();
   if (!(HOOK_NAMES as readonly string[]).includes(name)) throw new DvxError('usage', `unknown hook ${JSON.stringify(name)}; dvx handles ${HOOK_NAMES.join(', ')}`);
   if (name === 'pre-commit' || name === 'pre-push') return runHook(name, args);
   // The others run after git has done its work and cannot undo it: a failing exit
@@ -71,14 +70,13 @@ async function dispatch(ws: Workspace, hook: HookName, args: string[], merge: He
 }
 
 /** The detached settler pre-push starts (../remote/push-settle.ts): not a git hook, and nobody watches it. */
-async function settlePush(note: string | undefined): Promise<void> {
-  if (!note) throw new DvxError('usage', `dvx hook settle-push needs the note pre-push wrote`);
+async function settlePush(): Promise<void> {
   const top = gitTopLevel(process.cwd());
   if (!top) return;
   const { Workspace } = await import('../workspace/workspace.ts');
   const ws = Workspace.at(realpathSync(top));
   try {
-    await (await import('../remote/push-settle.ts')).settleAfterPush(ws, note);
+    await (await import('../remote/push-settle.ts')).settleAfterPush(ws);
   } finally {
     await ws.close();
   }

@@ -22,6 +22,8 @@ import { gitSync } from '../git.ts';
  */
 export const HOOK_NAMES = ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'post-merge', 'post-rewrite'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
+/** Not a git hook: what pre-push leaves running after a push (`dvx hook settle-push`, ../remote/push-settle.ts). */
+export const SETTLE_HOOK = 'settle-push';
 const MARKER = '# dvx hook shim';
 const CHAINED = '.dvx-chained';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DvxError } from '../../core/errors.ts';
 import { dataPathOf, decodePointer } from '../../core/pointer.ts';
-import { assertComplete, reachableFrom, type Root } from '../cache/reachable.ts';
+import { isComplete, type Root } from '../cache/reachable.ts';
 import { gitSync, isAncestor } from '../git.ts';
 import { diffPointerFilesWithContents } from '../history/git-batch.ts';
 import { fetchData, notOnRemote } from '../remote/fetch.ts';
@@ -82,14 +82,6 @@ export async function materializeAfterGit(ws: Workspace, moves: HeadMove[] = [])
   for (const f of r.failed) warn(`${f.path} was not updated: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`);
 }
 
-function isComplete(cache: Parameters<typeof reachableFrom>[0], roots: Root[]): boolean {
-  try {
-    assertComplete(cache, reachableFrom(cache, roots));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** HEAD went from commit `from` to commit `to`. */
 export interface HeadMove {

@@ -75,9 +75,9 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
     }
     return;
   }
-  let note: { path: string; gitPid: number } | undefined;
+  let gitPid: number | undefined;
   try {
-    note = noteThePush(ws, pending, resolveRemote(ws).name, args, lines, refs);
+    gitPid = noteThePush(pending, resolveRemote(ws).name, args, lines, refs);
     const sent = await sendCommits(ws, history, remote, tips, refs);
     if (sent.data && sent.data.uploadedBytes > 0) {
       process.stderr.write(`dvx: pushed data for ${plural(sent.commits.length, 'commit')} to ${remote.remote.url}: ${formatBytes(sent.data.uploadedBytes)} in ${plural(sent.data.packs, 'pack')}\n`);
@@ -88,7 +88,7 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
   } finally {
     remote.close();
     // Also after a failure: the last request may have recorded the refs before its answer was lost.
-    if (note) startSettler(ws, note.path, note.gitPid);
+    if (gitPid) startSettler(ws, gitPid);
   }
 }
 
@@ -97,14 +97,15 @@ export async function prePush(ws: Workspace, stdin: string, args: readonly strin
  * here if git then does not push them. Written before anything is recorded,
  * so that no crash leaves recorded refs without one. Without the `git push`
  * process to wait for (the hook run by hand) there is nothing to settle.
+ * Returns the pid of that `git push`.
  */
-function noteThePush(ws: Workspace, pending: PendingPushes, dvxRemote: string, args: readonly string[], lines: readonly PushLine[], refs: readonly RefUpdate[]): { path: string; gitPid: number } | undefined {
+function noteThePush(pending: PendingPushes, dvxRemote: string, args: readonly string[], lines: readonly PushLine[], refs: readonly RefUpdate[]): number | undefined {
   const gitPid = ancestorNamed('git');
   const [remote, url] = args;
   if (!gitPid || !remote || refs.length === 0) return undefined;
   const sha = (s: string) => (GitHistory.isZero(s) ? null : s);
   const line = new Map(lines.map((l) => [l.remoteRef, l]));
-  const path = pending.add({
+  pending.add({
     version: 1,
     gitPid,
     remote,
@@ -113,7 +114,7 @@ function noteThePush(ws: Workspace, pending: PendingPushes, dvxRemote: string, a
     created: new Date().toISOString(),
     refs: refs.map((r) => ({ name: r.name, pushed: sha(line.get(r.name)!.localSha), sha: r.sha, old: sha(line.get(r.name)!.remoteSha) })),
   });
-  return { path, gitPid };
+  return gitPid;
 }
 
 export type { CommitInfo };

@@ -6,7 +6,7 @@ import { Limits } from '../../core/protocol.ts';
 import type { LocalCache } from '../cache/local-cache.ts';
 import { importPack } from '../cache/pack-import.ts';
 import { plural, shellWord } from '../ui.ts';
-import { reachableFrom, type Root } from '../cache/reachable.ts';
+import { isComplete, reachableFrom, type Root } from '../cache/reachable.ts';
 import type { DvxRemote } from './dvx-remote.ts';
 import { splitBySize } from './batches.ts';
 import { runTransfers } from './transfer-queue.ts';
@@ -94,7 +94,7 @@ export async function fetchData(cache: LocalCache, remote: DvxRemote, roots: rea
   const batches = batchByBytes(wanted, (id) => reach.chunks.get(id)!);
   opts.onPlan?.(wanted.reduce((n, id) => n + reach.chunks.get(id)!, 0));
   await fetchBatches(batches);
-  if (absent.size > 0) summary.unavailable = roots.filter((r) => !isComplete(cache, r)).map((r) => r.path);
+  if (absent.size > 0) summary.unavailable = roots.filter((r) => !isComplete(cache, [r])).map((r) => r.path);
   return summary;
 }
 
@@ -113,12 +113,6 @@ export function notOnRemote(remoteUrl: string, paths: readonly string[]): DvxErr
     `${remoteUrl} does not have the data of ${plural(n, 'tracked path')}: ${list}; everything else was fetched`,
     `push it from a clone that has it: ${command}; dvx's pre-push hook does that on \`git push\` unless the push skips hooks (--no-verify)`,
   );
-}
-
-/** Whether the cache holds every manifest and chunk of one root. */
-function isComplete(cache: LocalCache, root: Root): boolean {
-  const r = reachableFrom(cache, [root]);
-  return r.missingManifests.size === 0 && cache.index.locateMany([...r.chunks.keys()]).every(Boolean);
 }
 
 function batchByCount(ids: string[]): string[][] {

@@ -1,11 +1,12 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { DvxError, FormatError } from '../../core/errors.ts';
+import { gitSha } from '../../core/protocol.ts';
 import * as z from '../../core/zod.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 import { gitSync } from '../git.ts';
-import { processAlive } from '../pid.ts';
+import { PidLock } from '../pid-lock.ts';
 
 /**
  * The notes pre-push leaves for ./push-settle.ts: the refs it recorded on the
@@ -24,7 +25,6 @@ import { processAlive } from '../pid.ts';
  * (the commit that object names; null: none), `old` what git said the remote
  * had before.
  */
-const gitSha = z.string().check(z.regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/));
 const pendingPushSchema = z.strictObject({
   version: z.literal(1),
   gitPid: z.int().check(z.positive()),
@@ -73,12 +73,10 @@ export class PendingPushes {
     return new PendingPushes(isAbsolute(p) ? p : join(root, p));
   }
 
-  /** Writes a note and returns its path. */
-  add(push: PendingPush): string {
+  /** Writes a note (named by time, so that list() gives the oldest first). */
+  add(push: PendingPush): void {
     mkdirSync(this.dir, { recursive: true });
-    const path = join(this.dir, `${Date.now()}-${push.gitPid}-${randomBytes(3).toString('hex')}.json`);
-    writeFileAtomic(path, encodePendingPush(push));
-    return path;
+    writeFileAtomic(join(this.dir, `${Date.now()}-${push.gitPid}-${randomBytes(3).toString('hex')}.json`), encodePendingPush(push));
   }
 
   /**
@@ -107,10 +105,8 @@ export class PendingPushes {
         out.push({ path, push: decodePendingPush(text) });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
-        rmSync(`${path}.bad`, { force: true });
         try {
-          writeFileAtomic(`${path}.bad`, text);
-          rmSync(path, { force: true });
+          renameSync(path, `${path}.bad`);
         } catch {
           // left where it is: reported again next time
         }
@@ -125,42 +121,28 @@ export class PendingPushes {
   }
 
   /**
-   * Runs `fn` holding the notes' lock (a file naming its holder's pid; a dead
-   * holder's lock is taken over), waiting up to `waitMs` for another holder;
-   * not at all if there is no notes folder.
+   * Runs `fn` holding the notes' lock (../pid-lock.ts), waiting up to `waitMs`
+   * for another holder; not at all if there is no notes folder.
    */
   async locked(waitMs: number, fn: () => Promise<void>): Promise<void> {
     // No folder, no notes: and a settler must not make it again under a clone being deleted.
     if (!existsSync(this.dir)) return;
-    const lock = join(this.dir, 'lock');
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      try {
-        const fd = openSync(lock, 'wx');
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // the folder went: nothing left to settle
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(lock, 'utf8').trim()) || 0;
-      } catch {
-        continue; // released meanwhile
-      }
-      if (holder && !processAlive(holder)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new DvxError('busy', `another dvx process (pid ${holder || 'unknown'}) is settling earlier pushes (${lock})`, 'wait for it and push again');
-      await new Promise((r) => setTimeout(r, 50));
+    let lock: PidLock;
+    try {
+      lock = await PidLock.acquire(join(this.dir, 'lock'), {
+        what: 'settling pushes',
+        waitMs,
+        pollMs: 50,
+        busy: (holder) => new DvxError('busy', `another dvx process (pid ${holder.pid ?? 'unknown'}) is settling earlier pushes (${this.dir})`, 'wait for it and push again'),
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // the folder went: nothing left to settle
+      throw err;
     }
     try {
-      return await fn();
+      await fn();
     } finally {
-      rmSync(lock, { force: true });
+      lock.release();
     }
   }
 }

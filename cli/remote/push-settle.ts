@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { DvxError } from '../../core/errors.ts';
 import { gitSync } from '../git.ts';
 import { processAlive } from '../pid.ts';
+import { SETTLE_HOOK } from '../hooks/installer.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { PendingPushes, type PendingFile, type PendingPush } from './pending-pushes.ts';
 import { openRemote } from './resolve.ts';
@@ -19,8 +20,8 @@ const execFile = promisify(execFileCb);
  * `--dry-run`, a rejection by the remote (a protected branch, a pre-receive
  * hook, a teammate's push just before), a broken connection. The server would
  * go on serving, under `main`, a commit that `main` never named. So pre-push
- * leaves a note (./pending-pushes.ts) and starts a detached
- * `dvx hook settle-push <note>`, which waits for that `git push` to exit, then
+ * leaves a note (./pending-pushes.ts) and starts a detached shell that waits
+ * for that `git push` to exit and then runs `dvx hook settle-push`, which
  * learns what each ref is on the remote: the remote-tracking ref that git
  * moves after a push it completed, else `git ls-remote`. A ref the push did
  * not move is set back to what the remote has (deleted if the remote has no
@@ -29,10 +30,9 @@ const execFile = promisify(execFileCb);
  * settler did not (killed, machine off), before it records anything, so that
  * an old correction never undoes the new push.
  */
-export const SETTLE_HOOK = 'settle-push';
-
-/** How long a settler waits for its `git push` (a slow link can take hours to send a big pack). */
-const MAX_WAIT_MS = 24 * 3600_000;
+const LOG_FILE = 'push-settle.log';
+/** The way out when dvx cannot tell or cannot fix what git pushed. */
+const BY_HAND = '`dvx push --commits --force` with the branches or tags as the remote has them puts the dvx server right';
 /** How long a note whose settling keeps failing for a reason that may pass is kept. */
 const KEEP_FAILING_MS = 30 * 24 * 3600_000;
 
@@ -49,7 +49,7 @@ export function settleLog(ws: Workspace, toTerminal: boolean): SettleLog {
     try {
       // Never a mkdir here: a settler outliving its clone (a scratch clone deleted right after
       // the push) must not make any of it again. pre-push made the folder when it started one.
-      appendFileSync(join(dir, 'push-settle.log'), `${new Date().toISOString()} ${line}\n`);
+      appendFileSync(join(dir, LOG_FILE), `${new Date().toISOString()} ${line}\n`);
     } catch {
       // a log that cannot be written must not fail a push
     }
@@ -64,16 +64,16 @@ export function settleLog(ws: Workspace, toTerminal: boolean): SettleLog {
 }
 
 /**
- * Starts the detached settler of one note; its output goes to the settle log.
+ * Starts the detached settler of a push; its output goes to the settle log.
  * A shell waits for the `git push` to exit and only then starts node: a node
  * started at once would load dvx while git sends its pack, on the same cores.
  */
-export function startSettler(ws: Workspace, note: string, gitPid: number): void {
+export function startSettler(ws: Workspace, gitPid: number): void {
   const dir = join(ws.dvxDir, 'logs');
   mkdirSync(dir, { recursive: true });
-  const out = openSync(join(dir, 'push-settle.log'), 'a');
+  const out = openSync(join(dir, LOG_FILE), 'a');
   const wait = 'while kill -0 "$1" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done; shift; exec "$@"';
-  const child = spawn('/bin/sh', ['-c', wait, 'dvx-settle-push', String(gitPid), process.execPath, process.argv[1]!, 'hook', SETTLE_HOOK, note], {
+  const child = spawn('/bin/sh', ['-c', wait, 'dvx-settle-push', String(gitPid), process.execPath, process.argv[1]!, 'hook', SETTLE_HOOK], {
     cwd: ws.root,
     detached: true,
     stdio: ['ignore', out, out],
@@ -81,18 +81,9 @@ export function startSettler(ws: Workspace, note: string, gitPid: number): void 
   child.unref();
 }
 
-/** The background settler: waits for the note's `git push` to exit, then settles it (and any other note whose push is over). */
-export async function settleAfterPush(ws: Workspace, note: string): Promise<void> {
-  const pending = PendingPushes.of(ws.root);
-  const out = settleLog(ws, false);
-  const mine = pending.list((p, why) => out.log(`${p}: ${why}; moved aside`)).find((f) => f.path === note);
-  if (!mine) return;
-  const deadline = Date.now() + MAX_WAIT_MS;
-  while (processAlive(mine.push.gitPid)) {
-    if (Date.now() > deadline) return out.log(`git push (pid ${mine.push.gitPid}) still runs after 24 h; the next push settles ${note}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await settleFinished(ws, pending, out, 120_000);
+/** The background settler, once its `git push` has exited: settles every note whose push is over. */
+export async function settleAfterPush(ws: Workspace): Promise<void> {
+  await settleFinished(ws, PendingPushes.of(ws.root), settleLog(ws, false), 120_000);
 }
 
 /** pre-push: settles the notes of pushes that are over, before this push records anything. */
@@ -118,7 +109,7 @@ async function settleFinished(ws: Workspace, pending: PendingPushes, out: Settle
         if (!passing) pending.remove(f.path);
         out.tell(
           `could not settle the refs of an earlier push (${f.push.refs.map((r) => r.name).join(', ')}): ${(err as Error).message}; ` +
-            (passing ? 'the next push tries again' : 'given up: if git did not push them, `dvx push --commits --force` with the branches or tags as the remote has them puts the dvx server right'),
+            (passing ? 'the next push tries again' : `given up: if git did not push them, ${BY_HAND}`),
         );
       }
     }
@@ -131,7 +122,7 @@ async function settle(ws: Workspace, f: PendingFile, out: SettleLog): Promise<vo
   for (const ref of p.refs) {
     const has = await remoteHas(ws.root, p, ref.name, ref.pushed);
     if (has === undefined) {
-      out.tell(`could not learn whether git pushed ${ref.name} to ${p.url}; if it did not, \`dvx push --commits --force\` with the branch or tag as the remote has it puts the dvx server right`);
+      out.tell(`could not learn whether git pushed ${ref.name} to ${p.url}; if it did not, ${BY_HAND}`);
     } else if (has.object !== ref.pushed) {
       fixes.push({ ref, has });
     }

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStat } from '../pid.ts';
 import { readMetricsStream } from '../tracking/metrics.ts';
 import type { StageRun, TrackingStore } from '../tracking/store.ts';
 
@@ -65,9 +66,7 @@ async function stopLeftoverCommands(runIds: ReadonlySet<string>): Promise<Set<st
       const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
       const id = env.find((e) => e.startsWith('DVX_RUN_ID='))?.slice('DVX_RUN_ID='.length);
       if (!id || !runIds.has(id)) continue;
-      // Field 5 of stat is the process group; the command name before it may hold spaces or parentheses.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      const pgid = Number(procStat(Number(pid))?.fields[2]);
       if (pgid > 1 && pgid !== process.pid) groups.set(pgid, id);
     } catch {
       // gone, or not ours to read

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -5,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { startAzurite, type Azurite } from './azurite.ts';
-import { REPO_ROOT, run, type RunResult } from './cli.ts';
+import { hookedWorkspace, REPO_ROOT, run, type RunResult } from './cli.ts';
+import { request } from './http.ts';
 
 /**
  * A real dvx-server process (the compiled dist/server/bin.js, built by
@@ -157,4 +159,24 @@ export async function startServer(t: TestContext, opts: ServerOptions): Promise<
     rmSync(dataDir, { recursive: true, force: true });
   });
   return server;
+}
+
+/**
+ * A dvx-server (local folder), write and read tokens for `repo`, and a
+ * workspace with dvx's hooks that pushes to a bare git remote `origin` and to
+ * that server (test/support/cli.ts hookedWorkspace); `env` carries the write token.
+ */
+export async function hookedServerWorkspace(t: TestContext, repo: string): Promise<{ server: TestServer; token: string; read: string; env: Record<string, string>; ws: string; bare: string }> {
+  const server = await startServer(t, { backend: 'fs' });
+  const token = await server.token(repo, 'write');
+  const read = await server.token(repo, 'read');
+  const { ws, bare } = await hookedWorkspace(t, `${server.url}/${repo}`);
+  return { server, token, read, env: { DVX_TOKEN: token }, ws, bare };
+}
+
+/** The refs the server has recorded for `repo`, by name. */
+export async function serverRefs(server: TestServer, token: string, repo: string): Promise<Record<string, string>> {
+  const a = await request(server.url, `/api/v1/repos/${repo}/refs`, { token });
+  assert.equal(a.status, 200, a.text());
+  return Object.fromEntries((a.json().refs as { name: string; sha: string }[]).map((r) => [r.name, r.sha]));
 }
